@@ -1,0 +1,52 @@
+"""Audio decoding shared by data preparation (probing) and the LAION-CLAP encoder (input).
+
+One decoder serves both so that a file the manifest accepts is a file the encoder can read.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".mp3", ".ogg")
+
+CLAP_SAMPLE_RATE = 48_000
+CLAP_SECONDS = 10.0
+
+
+def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
+    """Decode a whole file to float32 samples of shape (frames, channels) and its sample rate.
+
+    Raises ``soundfile.LibsndfileError`` (a ``RuntimeError``) for unreadable or truncated files.
+    """
+    waveform, sample_rate = sf.read(str(path), dtype="float32", always_2d=True)
+    return waveform, int(sample_rate)
+
+
+def to_clap_input(
+    waveform: np.ndarray,
+    sample_rate: int,
+    target_rate: int = CLAP_SAMPLE_RATE,
+    seconds: float = CLAP_SECONDS,
+) -> np.ndarray:
+    """Mono, resampled to ``target_rate``, exactly ``seconds`` long, as LAION-CLAP expects.
+
+    Follows laion-clap's non-fusion preprocessing: int16 quantisation, "repeatpad" for short
+    clips (tile the clip, then zero-pad). Longer clips are cut to their first ``seconds``
+    (laion-clap cuts at a random offset; a fixed offset keeps embeddings reproducible).
+    """
+    mono = waveform.mean(axis=1) if waveform.ndim == 2 else waveform
+    if sample_rate != target_rate:
+        mono = soxr.resample(mono, sample_rate, target_rate)
+    mono = np.clip(mono, -1.0, 1.0)
+    mono = (mono * 32767.0).astype(np.int16).astype(np.float32) / 32767.0
+    length = int(round(target_rate * seconds))
+    if len(mono) == 0:
+        raise ValueError("cannot build a CLAP input from an empty waveform")
+    if len(mono) < length:
+        mono = np.tile(mono, length // len(mono))
+        mono = np.pad(mono, (0, length - len(mono)))
+    return np.ascontiguousarray(mono[:length], dtype=np.float32)
