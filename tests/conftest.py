@@ -1,0 +1,46 @@
+"""Shared fixtures: the project root and the embedded default data it ships."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_ROOT = PROJECT_ROOT / "data" / "01_raw" / "audiocaps_default"
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return PROJECT_ROOT
+
+
+@pytest.fixture(scope="session")
+def default_captions() -> pd.DataFrame:
+    """The default subset's captions, in the ``captions`` table layout."""
+    frames = []
+    for split in ("train", "val", "test"):
+        frame = pd.read_csv(DEFAULT_ROOT / f"{split}.csv", dtype=str)
+        frame["split"] = split
+        frames.append(frame)
+    raw = pd.concat(frames, ignore_index=True)
+    return pd.DataFrame(
+        {
+            "clip_id": raw["youtube_id"],
+            "caption_id": raw["audiocap_id"],
+            "split": raw["split"],
+            "caption": raw["caption"],
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def sentence_encoder():
+    from diffusion_link.encoders import SentenceEncoder
+
+    return SentenceEncoder()
+
+
+@pytest.fixture(scope="session")
+def default_text_embeddings(sentence_encoder, default_captions):
+    """Real all-MiniLM-L6-v2 embeddings of every default caption, row-aligned with them."""
+    return sentence_encoder.embed_text(default_captions["caption"].tolist())

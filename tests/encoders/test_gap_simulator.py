@@ -1,0 +1,69 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from diffusion_link.encoders import GapSimulator, GapTargets, fit_gap_simulator
+from diffusion_link.encoders.gap_simulator import gap_statistics, mean_caption_embeddings
+from diffusion_link.modality_gap import c3_collapse, matched_cosine, modality_mean
+
+
+@pytest.fixture(scope="module")
+def fitted(default_captions, default_text_embeddings):
+    """The simulator fitted on the default train split, and the simulated audio of each split."""
+    splits = {}
+    for split in ("train", "val", "test"):
+        mask = (default_captions["split"] == split).to_numpy()
+        clip_ids = pd.Index(default_captions["clip_id"][mask].unique())
+        pair_index = clip_ids.get_indexer(default_captions["clip_id"][mask])
+        splits[split] = (clip_ids.tolist(), default_text_embeddings[mask], pair_index)
+    fit = fit_gap_simulator(*splits["train"], GapTargets(), residual_scale=0.5, seed=0)
+    simulator = GapSimulator(fit)
+    audio = {
+        split: simulator.simulate(ids, mean_caption_embeddings(text, index, len(ids)))
+        for split, (ids, text, index) in splits.items()
+    }
+    return fit, splits, audio
+
+
+def test_fit_reproduces_table1_clap_column_on_train(fitted):
+    fit, _, _ = fitted
+    assert abs(fit.achieved["matched"] - 0.486) <= 0.02
+    assert abs(fit.achieved["nonmatched"] - 0.030) <= 0.02
+    assert abs(fit.achieved["c3_matched"] - 0.547) <= 0.03
+    assert 0 < fit.rotation_angle < np.pi / 2 and fit.offset_norm > 0
+
+
+def test_calibration_holds_on_held_out_test_split_with_train_means(fitted):
+    _, splits, audio = fitted
+    _, text, index = splits["test"]
+    stats = gap_statistics(audio["test"], text, index)
+    assert abs(stats["matched"] - 0.486) <= 0.02
+    assert abs(stats["nonmatched"] - 0.030) <= 0.02
+    # C3 as it is applied in practice: the modality means come from the training split.
+    train_text, train_audio = splits["train"][1], audio["train"]
+    c3 = matched_cosine(
+        c3_collapse(audio["test"], modality_mean(train_audio)),
+        c3_collapse(text, modality_mean(train_text)),
+        index,
+    )
+    assert abs(c3 - 0.547) <= 0.03
+
+
+def test_simulated_audio_is_unit_norm_and_seeded_per_clip(fitted):
+    fit, splits, audio = fitted
+    ids, text, index = splits["val"]
+    np.testing.assert_allclose(np.linalg.norm(audio["val"], axis=1), 1.0, rtol=1e-5)
+    # A clip's embedding does not depend on which other clips are simulated with it.
+    means = mean_caption_embeddings(text, index, len(ids))
+    alone = GapSimulator(fit).simulate(ids[3:4], means[3:4])
+    np.testing.assert_allclose(alone[0], audio["val"][3], atol=1e-6)
+
+
+def test_unreachable_targets_are_a_clear_error(default_captions, default_text_embeddings):
+    mask = (default_captions["split"] == "train").to_numpy()
+    ids = default_captions["clip_id"][mask].tolist()
+    impossible = GapTargets(matched=0.99, nonmatched=0.9, c3_matched=0.0)
+    with pytest.raises(ValueError, match="could not reach its targets"):
+        fit_gap_simulator(
+            ids, default_text_embeddings[mask], np.arange(len(ids)), impossible, 0.5, 0
+        )
