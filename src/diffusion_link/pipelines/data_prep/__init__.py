@@ -1,0 +1,5 @@
+"""``data_prep``: AudioCaps CSVs and audio -> ``clips``, ``captions``, ``data_quality``."""
+
+from .pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]
