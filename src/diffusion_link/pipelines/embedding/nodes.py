@@ -43,7 +43,7 @@ class _Strict(BaseModel):
 class LaionClapParams(_Strict):
     checkpoint: str = "630k-audioset-best.pt"
     tokenizer: str = "roberta-base"
-    audio_model: str = "HTSAT-base"
+    audio_model: str = "HTSAT-tiny"
     enable_fusion: bool = False
     device: str = "auto"
     batch_size: PositiveInt = 32
