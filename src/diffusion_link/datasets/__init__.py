@@ -1,5 +1,6 @@
 """Kedro datasets this project needs that kedro-datasets does not provide."""
 
+from diffusion_link.datasets.bridge_checkpoint import BridgeCheckpointDataset, TrainingStateDataset
 from diffusion_link.datasets.embedding_table import EmbeddingTableDataset
 
-__all__ = ["EmbeddingTableDataset"]
+__all__ = ["BridgeCheckpointDataset", "EmbeddingTableDataset", "TrainingStateDataset"]

@@ -1,0 +1,316 @@
+"""The bridges compared in the paper's Table 1, behind one interface.
+
+Every bridge maps raw encoder embeddings of one modality to L2-normalised text-like embeddings:
+
+- ``identity``: the raw CLAP embeddings, L2-normalised (the paper's "CLAP" column).
+- ``c3``: C3's collapse (Zhang et al., 2024): subtract the modality's training mean and
+  re-normalise. C3's "corrupt" step (noise on text during decoder training) belongs to the
+  decoder, not to the bridge.
+- ``diffusion_bridge``: Diffusion-Bridge (Lee et al., 2025) trained on text only with an
+  SNR-weighted x0 loss; the noisy input is re-projected to norm ``norm_scale`` before every
+  denoiser call; the normalised audio embedding is injected at ``injection_step`` without noise
+  and DDIM runs to 0. Its 1-D U-Net is replaced by the same residual MLP as Diffusion-Link, so
+  the comparison isolates the training recipe.
+- ``diffgap``: DiffGap (Mo et al., 2025): a conditional denoiser that generates the text
+  embedding from pure Gaussian noise, conditioned on the input embedding.
+- ``diffusion_link``: the method (:class:`diffusion_link.model.DiffusionLink`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from diffusion_link.atomic import atomic_directory
+from diffusion_link.denoiser import ResidualMLPDenoiser
+from diffusion_link.losses import cross_sample_objective, reconstruction_loss
+from diffusion_link.model import CONFIG_NAME, FORMAT_VERSION, DiffusionConfig, DiffusionLink
+from diffusion_link.normalisation import Modality, check_embeddings, modality_means, normalise
+from diffusion_link.schedule import ddim_sample, ddim_timesteps, q_sample
+from diffusion_link.training import TrainConfig, Trainer, TrainingStateStore
+
+BRIDGES: tuple[str, ...] = ("identity", "c3", "diffusion_bridge", "diffgap", "diffusion_link")
+
+
+def check_bridge_name(name: str) -> None:
+    if name not in BRIDGES:
+        raise ValueError(f"unknown bridge {name!r}; choose from {', '.join(BRIDGES)}")
+
+
+class Bridge(Protocol):
+    """What every bridge offers: raw embeddings in, unit text-like embeddings out."""
+
+    method: ClassVar[str]
+
+    def bridge(self, embeddings: torch.Tensor, **kwargs: Any) -> torch.Tensor: ...
+
+    def save_pretrained(self, directory: str | Path) -> None: ...
+
+
+class IdentityBridge:
+    """Raw embeddings, L2-normalised: the encoder's own space (the paper's CLAP column)."""
+
+    method: ClassVar[str] = "identity"
+
+    def __init__(self, dim: int) -> None:
+        self.dim = dim
+
+    def bridge(
+        self, embeddings: torch.Tensor, modality: Modality = "audio", **_: Any
+    ) -> torch.Tensor:
+        x = torch.as_tensor(embeddings).float()
+        check_embeddings(x, self.dim, "bridge input")
+        return F.normalize(x, dim=-1)
+
+    def _config(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "method": self.method,
+            "config": {"dim": self.dim},
+        }
+
+    def save_pretrained(self, directory: str | Path) -> None:
+        with atomic_directory(Path(directory)) as partial:
+            (partial / CONFIG_NAME).write_text(json.dumps(self._config(), indent=2))
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, map_location: str = "cpu") -> IdentityBridge:
+        return cls(**_read_config(Path(directory), cls.method)["config"])
+
+
+class C3Bridge(IdentityBridge):
+    """C3's collapse: subtract the modality's training mean of unit embeddings, re-normalise."""
+
+    method: ClassVar[str] = "c3"
+
+    def __init__(self, dim: int, audio_mean: torch.Tensor, text_mean: torch.Tensor) -> None:
+        super().__init__(dim)
+        self.means = {"audio": torch.as_tensor(audio_mean), "text": torch.as_tensor(text_mean)}
+
+    def bridge(
+        self, embeddings: torch.Tensor, modality: Modality = "audio", **_: Any
+    ) -> torch.Tensor:
+        return normalise(super().bridge(embeddings), self.means[modality], 1.0)
+
+    def _config(self) -> dict[str, Any]:
+        stats = {f"{k}_mean": v.tolist() for k, v in self.means.items()}
+        return {**super()._config(), "normalisation": stats}
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, map_location: str = "cpu") -> C3Bridge:
+        saved = _read_config(Path(directory), cls.method)
+        stats = {k: torch.tensor(v) for k, v in saved["normalisation"].items()}
+        return cls(saved["config"]["dim"], **stats)
+
+
+def _read_config(directory: Path, method: str) -> dict[str, Any]:
+    path = directory / CONFIG_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"{directory} has no {CONFIG_NAME}: not a saved bridge")
+    saved = json.loads(path.read_text())
+    if saved.get("method") != method:
+        raise ValueError(f"{path} holds a {saved.get('method')!r} bridge, not {method!r}")
+    return saved
+
+
+class DiffusionBridge(DiffusionLink):
+    """Diffusion-Bridge: text-only training, norm re-projection, noiseless injection."""
+
+    method: ClassVar[str] = "diffusion_bridge"
+
+    def predict_x0(self, z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        return self(F.normalize(z, dim=-1) * self.config.norm_scale, s)
+
+    @torch.inference_mode()
+    def bridge(
+        self,
+        embeddings: torch.Tensor,
+        s_star: int | None = None,
+        steps: int | None = None,
+        generator: torch.Generator | None = None,
+        modality: Modality = "audio",
+    ) -> torch.Tensor:
+        """Take the normalised input as z at ``s_star`` (no noise) and run DDIM to 0."""
+        s_star = self.config.s_star if s_star is None else s_star
+        steps = self.config.ddim_steps if steps is None else steps
+        x = self.normalise(self._prepare(embeddings), modality)
+        out = ddim_sample(
+            self.predict_x0, x, ddim_timesteps(s_star, steps), self.alpha_bar.to(x.dtype)
+        )
+        return F.normalize(out.float(), dim=-1)
+
+
+class DiffGap(DiffusionLink):
+    """DiffGap: generate from pure noise at T, conditioned on the input embedding."""
+
+    method: ClassVar[str] = "diffgap"
+
+    @staticmethod
+    def _build_denoiser(config: DiffusionConfig) -> nn.Module:
+        return ResidualMLPDenoiser(
+            config.dim,
+            config.resolved_width,
+            config.num_blocks,
+            config.time_dim,
+            config.dropout,
+            in_dim=2 * config.dim,
+        )
+
+    def forward(
+        self, z: torch.Tensor, s: torch.Tensor, condition: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        if condition is None:
+            raise ValueError("DiffGap's denoiser needs the condition embedding")
+        return self.denoiser(torch.cat([z, condition], dim=-1), s)
+
+    @torch.inference_mode()
+    def bridge(
+        self,
+        embeddings: torch.Tensor,
+        s_star: int | None = None,
+        steps: int | None = None,
+        generator: torch.Generator | None = None,
+        modality: Modality = "audio",
+    ) -> torch.Tensor:
+        """Sample from N(0, I) at ``s_star`` (T by configuration) down to 0, conditioned."""
+        s_star = self.config.s_star if s_star is None else s_star
+        steps = self.config.ddim_steps if steps is None else steps
+        condition = self.normalise(self._prepare(embeddings), modality)
+        z = torch.randn(
+            condition.shape, generator=generator, device=condition.device, dtype=condition.dtype
+        )
+        out = ddim_sample(
+            lambda zs, s: self(zs, s, condition),
+            z,
+            ddim_timesteps(s_star, steps),
+            self.alpha_bar.to(condition.dtype),
+        )
+        return F.normalize(out.float(), dim=-1)
+
+
+def _random_steps(
+    model: DiffusionLink, x0: torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
+    return torch.randint(1, model.config.T + 1, (len(x0),), generator=generator, device=x0.device)
+
+
+def _noise(x0: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    return torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+
+
+def diffusion_bridge_objective(snr_clip: float) -> Callable:
+    """Text-only x0 loss weighted by the step's SNR, clipped at ``snr_clip`` (min-SNR)."""
+
+    def objective(
+        model: DiffusionBridge, batch: dict[str, torch.Tensor], generator: torch.Generator
+    ) -> dict[str, torch.Tensor]:
+        text = batch["text"]
+        s = _random_steps(model, text, generator)
+        a = model.alpha_bar[s]
+        weight = (a / (1 - a)).clamp(max=snr_clip)
+        prediction = model.predict_x0(
+            q_sample(text, s, model.alpha_bar, _noise(text, generator)), s
+        )
+        loss = (weight * (text - prediction).pow(2).sum(dim=-1)).mean()
+        return {"loss": loss}
+
+    return objective
+
+
+def diffgap_objective() -> Callable:
+    """Conditional x0 loss: predict the text embedding from its noised copy and the audio."""
+
+    def objective(
+        model: DiffGap, batch: dict[str, torch.Tensor], generator: torch.Generator
+    ) -> dict[str, torch.Tensor]:
+        text, audio = batch["text"], batch["audio"]
+        s = _random_steps(model, text, generator)
+        prediction = model(q_sample(text, s, model.alpha_bar, _noise(text, generator)), s, audio)
+        return {"loss": reconstruction_loss(text, prediction)}
+
+    return objective
+
+
+BRIDGE_CLASSES: dict[str, type] = {
+    cls.method: cls for cls in (IdentityBridge, C3Bridge, DiffusionBridge, DiffGap, DiffusionLink)
+}
+
+
+def load_bridge(directory: str | Path, map_location: str = "cpu") -> Bridge:
+    """Load any saved bridge, choosing the class from its config's ``method``."""
+    config_path = Path(directory) / CONFIG_NAME
+    if not config_path.is_file():
+        raise FileNotFoundError(f"{directory} has no {CONFIG_NAME}: not a saved bridge")
+    method = json.loads(config_path.read_text()).get("method")
+    if method not in BRIDGE_CLASSES:
+        raise ValueError(f"{config_path}: unknown bridge method {method!r}")
+    return BRIDGE_CLASSES[method].from_pretrained(directory, map_location)
+
+
+def _objective(method: str, loss: dict[str, Any]) -> Callable:
+    if method == "diffusion_link":
+        return cross_sample_objective(**loss)
+    if method == "diffusion_bridge":
+        return diffusion_bridge_objective(**loss)
+    if loss:
+        raise ValueError(f"{method} takes no loss settings, got {sorted(loss)}")
+    return diffgap_objective()
+
+
+def _fingerprint(*parts: Any, tensors: tuple[torch.Tensor, ...]) -> str:
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode())
+    for tensor in tensors:
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def fit_bridge(
+    method: str,
+    audio: torch.Tensor,
+    text: torch.Tensor,
+    model: dict[str, Any] | None = None,
+    training: TrainConfig | None = None,
+    loss: dict[str, Any] | None = None,
+    store: TrainingStateStore | None = None,
+    device: str = "cpu",
+) -> tuple[Bridge, list[dict[str, float]]]:
+    """Fit one bridge on paired raw training embeddings (row i of ``audio`` matches ``text``).
+
+    Normalisation statistics come from these (training) embeddings only. Returns the bridge
+    (for diffusion bridges: the EMA weights, in eval mode) and its loss history.
+    """
+    check_bridge_name(method)
+    audio, text = torch.as_tensor(audio).float(), torch.as_tensor(text).float()
+    dim = text.shape[-1]
+    check_embeddings(text, dim, f"{method} training text")
+    check_embeddings(audio, dim, f"{method} training audio")
+    if len(audio) != len(text):
+        raise ValueError(f"{len(audio)} audio rows but {len(text)} text rows: pairs must align")
+    means = modality_means(audio, text)
+    if method == "identity":
+        return IdentityBridge(dim), []
+    if method == "c3":
+        return C3Bridge(dim, means["audio"], means["text"]), []
+    training = training or TrainConfig()
+    config = DiffusionConfig(dim=dim, **(model or {}))
+    objective = _objective(method, loss or {})
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(training.seed)
+        bridge = BRIDGE_CLASSES[method](config, means["audio"], means["text"]).to(device)
+    data = {"text": bridge.normalise(text.to(device), "text")}
+    if method != "diffusion_bridge":  # Diffusion-Bridge never sees audio in training
+        data["audio"] = bridge.normalise(audio.to(device), "audio")
+    fingerprint = _fingerprint(
+        method, asdict(config), asdict(training), loss, tensors=(audio, text)
+    )
+    trainer = Trainer(bridge, objective, data, training, store, fingerprint, description=method)
+    result = trainer.run()
+    return result.ema_model, result.history

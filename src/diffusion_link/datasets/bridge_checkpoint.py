@@ -1,0 +1,64 @@
+"""Kedro datasets for trained bridges and for resumable training state."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from kedro.io.core import AbstractDataset, AbstractVersionedDataset, DatasetError, Version
+
+from diffusion_link.bridges import Bridge, load_bridge
+from diffusion_link.training import TrainingStateStore
+
+
+class BridgeCheckpointDataset(AbstractVersionedDataset[Bridge, Bridge]):
+    """A bridge saved with ``save_pretrained`` (safetensors + config.json) in a local folder.
+
+    Versioned folders are never overwritten; the folder appears only once it is complete.
+    """
+
+    def __init__(
+        self, filepath: str, version: Version | None = None, metadata: dict[str, Any] | None = None
+    ) -> None:
+        self.metadata = metadata
+        super().__init__(filepath=PurePosixPath(filepath), version=version)
+
+    def load(self) -> Bridge:
+        return load_bridge(Path(self._get_load_path()))
+
+    def save(self, data: Bridge) -> None:
+        data.save_pretrained(Path(self._get_save_path()))
+
+    def _exists(self) -> bool:
+        try:
+            path = self._get_load_path()
+        except DatasetError:
+            return False
+        return Path(path).is_dir()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": self._filepath, "version": self._version}
+
+
+class TrainingStateDataset(AbstractDataset[None, TrainingStateStore]):
+    """Loads a handle on a training-state file that the training node reads and replaces.
+
+    Training writes its state every N steps while the node runs, so the node receives the
+    store rather than a loaded value; the path still lives in the catalog.
+    """
+
+    def __init__(self, filepath: str, metadata: dict[str, Any] | None = None) -> None:
+        self._filepath = Path(filepath)
+        self.metadata = metadata
+
+    def load(self) -> TrainingStateStore:
+        return TrainingStateStore(self._filepath)
+
+    def save(self, data: None) -> None:
+        raise DatasetError("training state is written by the training loop, not through save()")
+
+    def _exists(self) -> bool:
+        return True
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath)}

@@ -1,0 +1,189 @@
+"""Diffusion-Link: the plug-in module that maps audio embeddings into the text distribution.
+
+Usage without Kedro::
+
+    from diffusion_link import DiffusionLink
+    link = DiffusionLink.from_pretrained("data/06_models/.../diffusion_link")
+    text_like = link.bridge(raw_clap_audio_embeddings)   # (n, d) unit vectors
+
+``bridge`` normalises raw encoder embeddings with the training statistics stored in the
+checkpoint, noises them once to ``s_star`` and runs DDIM to step 0 (paper eqs. 9-10). Outputs
+are L2-normalised text-like embeddings in the normalised (text-mean-centred) text space.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+from torch.nn import functional as F
+
+from diffusion_link.atomic import atomic_directory
+from diffusion_link.denoiser import ResidualMLPDenoiser
+from diffusion_link.normalisation import Modality, check_embeddings, normalise
+from diffusion_link.schedule import cosine_alpha_bar, ddim_sample, ddim_timesteps
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class DiffusionConfig:
+    """Every hyper-parameter of an embedding diffusion model (saved with its weights)."""
+
+    dim: int
+    width: int | None = None  # None: 2 * dim, as SEED
+    num_blocks: int = 3
+    time_dim: int | None = None  # None: dim
+    dropout: float = 0.0
+    T: int = 1000
+    schedule_s: float = 0.008
+    norm_scale: float = 5.0
+    s_star: int = 100
+    ddim_steps: int = 5
+
+    def __post_init__(self) -> None:
+        if self.dim < 1 or self.num_blocks < 1 or self.T < 1:
+            raise ValueError(f"invalid diffusion config: {self}")
+        check_inference_steps(self.s_star, self.ddim_steps, self.T)
+
+    @property
+    def resolved_width(self) -> int:
+        return self.width or 2 * self.dim
+
+
+def check_inference_steps(s_star: int, steps: int, T: int) -> None:
+    """Reject an impossible (s_star, steps) before any work is done."""
+    if not 1 <= s_star <= T:
+        raise ValueError(f"s_star must be between 1 and T={T}, got {s_star}")
+    if not 1 <= steps <= s_star:
+        raise ValueError(f"DDIM steps must be between 1 and s_star={s_star}, got {steps}")
+
+
+class DiffusionLink(nn.Module):
+    """A residual-MLP denoiser predicting z_0, the cosine schedule and the normalisation."""
+
+    method: ClassVar[str] = "diffusion_link"
+
+    def __init__(
+        self,
+        config: DiffusionConfig,
+        audio_mean: torch.Tensor | None = None,
+        text_mean: torch.Tensor | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.denoiser = self._build_denoiser(config)
+        self.register_buffer("alpha_bar", cosine_alpha_bar(config.T, config.schedule_s))
+        zeros = torch.zeros(config.dim)
+        self.register_buffer("audio_mean", zeros.clone() if audio_mean is None else audio_mean)
+        self.register_buffer("text_mean", zeros.clone() if text_mean is None else text_mean)
+
+    @staticmethod
+    def _build_denoiser(config: DiffusionConfig) -> nn.Module:
+        return ResidualMLPDenoiser(
+            config.dim, config.resolved_width, config.num_blocks, config.time_dim, config.dropout
+        )
+
+    def forward(self, z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """phi(z_s, s): the predicted clean (normalised) text embedding."""
+        return self.denoiser(z, s)
+
+    def normalise(self, embeddings: torch.Tensor, modality: Modality) -> torch.Tensor:
+        """Raw encoder embeddings -> the normalised space the model works in."""
+        mean = self.audio_mean if modality == "audio" else self.text_mean
+        return normalise(embeddings, mean, self.config.norm_scale)
+
+    def _prepare(self, embeddings: torch.Tensor) -> torch.Tensor:
+        embeddings = torch.as_tensor(embeddings)
+        check_embeddings(embeddings, self.config.dim, "bridge input")
+        parameter = next(self.parameters())
+        return embeddings.to(device=parameter.device, dtype=parameter.dtype)
+
+    @torch.inference_mode()
+    def bridge(
+        self,
+        embeddings: torch.Tensor,
+        s_star: int | None = None,
+        steps: int | None = None,
+        generator: torch.Generator | None = None,
+        modality: Modality = "audio",
+    ) -> torch.Tensor:
+        """Text-like embeddings from raw ``embeddings`` of ``modality`` (eqs. 9-10).
+
+        Forward-noise once to ``s_star`` with fresh Gaussian noise, then DDIM with ``steps``
+        steps to 0. Returns L2-normalised float32 rows on the model's device.
+        """
+        s_star = self.config.s_star if s_star is None else s_star
+        steps = self.config.ddim_steps if steps is None else steps
+        check_inference_steps(s_star, steps, self.config.T)
+        x = self.normalise(self._prepare(embeddings), modality)
+        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        a = self.alpha_bar[s_star].to(x.dtype)
+        z = a.sqrt() * x + (1 - a).sqrt() * noise
+        out = ddim_sample(self, z, ddim_timesteps(s_star, steps), self.alpha_bar.to(x.dtype))
+        return F.normalize(out.float(), dim=-1)
+
+    def save_pretrained(self, directory: str | Path) -> None:
+        """Write ``model.safetensors`` and ``config.json`` atomically into ``directory``."""
+        with atomic_directory(Path(directory)) as partial:
+            weights = {
+                k: v.detach().cpu().contiguous() for k, v in self.denoiser.state_dict().items()
+            }
+            save_file(weights, partial / WEIGHTS_NAME)
+            config = {
+                "format_version": FORMAT_VERSION,
+                "method": self.method,
+                "config": asdict(self.config),
+                "normalisation": {
+                    "audio_mean": self.audio_mean.cpu().tolist(),
+                    "text_mean": self.text_mean.cpu().tolist(),
+                },
+            }
+            (partial / CONFIG_NAME).write_text(json.dumps(config, indent=2))
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, map_location: str = "cpu") -> DiffusionLink:
+        """Load a model written by :meth:`save_pretrained` (no code is executed on load)."""
+        directory = Path(directory)
+        config_path, weights_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
+        if not config_path.is_file() or not weights_path.is_file():
+            raise FileNotFoundError(
+                f"{directory} is not a saved {cls.__name__}: it needs {CONFIG_NAME} and {WEIGHTS_NAME}"
+            )
+        saved = json.loads(config_path.read_text())
+        if saved.get("method") != cls.method:
+            raise ValueError(
+                f"{directory} holds a {saved.get('method')!r} model, not {cls.method!r}; "
+                "load it with diffusion_link.load_bridge"
+            )
+        known = {f.name for f in fields(DiffusionConfig)}
+        unknown = set(saved["config"]) - known
+        if unknown:
+            raise ValueError(f"{config_path}: unknown config keys {sorted(unknown)}")
+        config = DiffusionConfig(**saved["config"])
+        stats = saved["normalisation"]
+        means = {
+            k: torch.tensor(stats[k], dtype=torch.float32) for k in ("audio_mean", "text_mean")
+        }
+        for name, mean in means.items():
+            if mean.shape != (config.dim,):
+                raise ValueError(
+                    f"{config_path}: {name} has {mean.shape[0]} values but dim is {config.dim}"
+                )
+        model = cls(config, **means)
+        weights = load_file(weights_path, device=map_location)
+        try:
+            model.denoiser.load_state_dict(weights)
+        except RuntimeError as error:
+            raise ValueError(f"{weights_path} does not match {config_path}: {error}") from error
+        return model.to(map_location).eval()
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in asdict(self.config).items())
