@@ -32,7 +32,13 @@ from torch.nn import functional as F
 from diffusion_link.atomic import atomic_directory
 from diffusion_link.denoiser import ResidualMLPDenoiser
 from diffusion_link.losses import cross_sample_objective, reconstruction_loss
-from diffusion_link.model import CONFIG_NAME, FORMAT_VERSION, DiffusionConfig, DiffusionLink
+from diffusion_link.model import (
+    CONFIG_NAME,
+    FORMAT_VERSION,
+    DiffusionConfig,
+    DiffusionLink,
+    check_inference_steps,
+)
 from diffusion_link.normalisation import Modality, check_embeddings, modality_means, normalise
 from diffusion_link.schedule import ddim_sample, ddim_timesteps, q_sample
 from diffusion_link.training import TrainConfig, Trainer, TrainingStateStore
@@ -141,11 +147,10 @@ class DiffusionBridge(DiffusionLink):
         """Take the normalised input as z at ``s_star`` (no noise) and run DDIM to 0."""
         s_star = self.config.s_star if s_star is None else s_star
         steps = self.config.ddim_steps if steps is None else steps
+        check_inference_steps(s_star, steps, self.config.T)
         x = self.normalise(self._prepare(embeddings), modality)
-        out = ddim_sample(
-            self.predict_x0, x, ddim_timesteps(s_star, steps), self.alpha_bar.to(x.dtype)
-        )
-        return F.normalize(out.float(), dim=-1)
+        out = ddim_sample(self.predict_x0, x, ddim_timesteps(s_star, steps), self.alpha_bar)
+        return F.normalize(out, dim=-1)
 
 
 class DiffGap(DiffusionLink):
@@ -169,7 +174,8 @@ class DiffGap(DiffusionLink):
     ) -> torch.Tensor:
         if condition is None:
             raise ValueError("DiffGap's denoiser needs the condition embedding")
-        return self.denoiser(torch.cat([z, condition], dim=-1), s)
+        joint = torch.cat([z, condition], dim=-1).to(self._network_dtype())
+        return self.denoiser(joint, s).to(z.dtype)
 
     @torch.inference_mode()
     def bridge(
@@ -183,6 +189,7 @@ class DiffGap(DiffusionLink):
         """Sample from N(0, I) at ``s_star`` (T by configuration) down to 0, conditioned."""
         s_star = self.config.s_star if s_star is None else s_star
         steps = self.config.ddim_steps if steps is None else steps
+        check_inference_steps(s_star, steps, self.config.T)
         condition = self.normalise(self._prepare(embeddings), modality)
         z = torch.randn(
             condition.shape, generator=generator, device=condition.device, dtype=condition.dtype
@@ -191,9 +198,9 @@ class DiffGap(DiffusionLink):
             lambda zs, s: self(zs, s, condition),
             z,
             ddim_timesteps(s_star, steps),
-            self.alpha_bar.to(condition.dtype),
+            self.alpha_bar,
         )
-        return F.normalize(out.float(), dim=-1)
+        return F.normalize(out, dim=-1)
 
 
 def _random_steps(
@@ -206,7 +213,7 @@ def _noise(x0: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
 
 
-def diffusion_bridge_objective(snr_clip: float) -> Callable:
+def diffusion_bridge_objective(snr_clip: float = 5.0) -> Callable:
     """Text-only x0 loss weighted by the step's SNR, clipped at ``snr_clip`` (min-SNR)."""
 
     def objective(
@@ -311,6 +318,8 @@ def fit_bridge(
     fingerprint = _fingerprint(
         method, asdict(config), asdict(training), loss, tensors=(audio, text)
     )
-    trainer = Trainer(bridge, objective, data, training, store, fingerprint, description=method)
+    trainer = Trainer(
+        bridge, objective, data, training, store, fingerprint, description=method, cuda_graph=True
+    )
     result = trainer.run()
     return result.ema_model, result.history

@@ -77,7 +77,7 @@ class ResidualMLPDenoiser(nn.Module):
         self.output = _zero_linear(width, dim)
 
     def forward(self, z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        time = self.time_mlp(timestep_embedding(s, self.time_dim))
+        time = self.time_mlp(timestep_embedding(s, self.time_dim).to(z.dtype))
         h = self.input(z)
         for block in self.blocks:
             h = block(h, time)

@@ -49,8 +49,15 @@ class DiffusionConfig:
     ddim_steps: int = 5
 
     def __post_init__(self) -> None:
-        if self.dim < 1 or self.num_blocks < 1 or self.T < 1:
-            raise ValueError(f"invalid diffusion config: {self}")
+        for name in ("dim", "num_blocks", "T", "width", "time_dim"):
+            value = getattr(self, name)
+            if value is not None and value < 1:  # width/time_dim 0 must not mean "default"
+                raise ValueError(f"diffusion config: {name} must be >= 1, got {value}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"diffusion config: dropout must be in [0, 1), got {self.dropout}")
+        for name in ("norm_scale", "schedule_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"diffusion config: {name} must be > 0, got {getattr(self, name)}")
         check_inference_steps(self.s_star, self.ddim_steps, self.T)
 
     @property
@@ -92,8 +99,15 @@ class DiffusionLink(nn.Module):
         )
 
     def forward(self, z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        """phi(z_s, s): the predicted clean (normalised) text embedding."""
-        return self.denoiser(z, s)
+        """phi(z_s, s): the predicted clean (normalised) text embedding.
+
+        The network may hold lower-precision weights (e.g. bf16 for inference); the sampler's
+        arithmetic stays in the caller's precision.
+        """
+        return self.denoiser(z.to(self._network_dtype()), s).to(z.dtype)
+
+    def _network_dtype(self) -> torch.dtype:
+        return next(self.denoiser.parameters()).dtype
 
     def normalise(self, embeddings: torch.Tensor, modality: Modality) -> torch.Tensor:
         """Raw encoder embeddings -> the normalised space the model works in."""
@@ -103,8 +117,7 @@ class DiffusionLink(nn.Module):
     def _prepare(self, embeddings: torch.Tensor) -> torch.Tensor:
         embeddings = torch.as_tensor(embeddings)
         check_embeddings(embeddings, self.config.dim, "bridge input")
-        parameter = next(self.parameters())
-        return embeddings.to(device=parameter.device, dtype=parameter.dtype)
+        return embeddings.to(device=self.alpha_bar.device, dtype=torch.float32)
 
     @torch.inference_mode()
     def bridge(
@@ -125,10 +138,11 @@ class DiffusionLink(nn.Module):
         check_inference_steps(s_star, steps, self.config.T)
         x = self.normalise(self._prepare(embeddings), modality)
         noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        a = self.alpha_bar[s_star].to(x.dtype)
+        a = self.alpha_bar[s_star]
         z = a.sqrt() * x + (1 - a).sqrt() * noise
-        out = ddim_sample(self, z, ddim_timesteps(s_star, steps), self.alpha_bar.to(x.dtype))
-        return F.normalize(out.float(), dim=-1)
+        return F.normalize(
+            ddim_sample(self, z, ddim_timesteps(s_star, steps), self.alpha_bar), dim=-1
+        )
 
     def save_pretrained(self, directory: str | Path) -> None:
         """Write ``model.safetensors`` and ``config.json`` atomically into ``directory``."""
@@ -163,6 +177,14 @@ class DiffusionLink(nn.Module):
                 f"{directory} holds a {saved.get('method')!r} model, not {cls.method!r}; "
                 "load it with diffusion_link.load_bridge"
             )
+        if saved.get("format_version") != FORMAT_VERSION:
+            raise ValueError(
+                f"{config_path}: format_version {saved.get('format_version')} is not "
+                f"{FORMAT_VERSION}, the one this version of diffusion_link reads"
+            )
+        missing = [key for key in ("config", "normalisation") if key not in saved]
+        if missing:
+            raise ValueError(f"{config_path}: lacks the sections {missing}")
         known = {f.name for f in fields(DiffusionConfig)}
         unknown = set(saved["config"]) - known
         if unknown:

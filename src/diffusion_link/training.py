@@ -68,7 +68,14 @@ class TrainingStateStore:
     def save(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
         cpu = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
         with atomic_file(self.path) as partial:
-            save_file(cpu, partial, metadata={"json": json.dumps(meta)})
+            save_file(cpu, partial, metadata={"json": json.dumps(meta, default=_plain)})
+
+
+def _plain(value: Any) -> Any:
+    """JSON for the 0-d tensors a capturable optimiser keeps (its learning rate)."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return value.item()
+    raise TypeError(f"cannot store {type(value).__name__} in training-state metadata")
 
 
 def _prefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -99,6 +106,7 @@ class Trainer:
         store: TrainingStateStore | None = None,
         fingerprint: str = "",
         description: str = "training",
+        cuda_graph: bool = False,
     ) -> None:
         sizes = {len(v) for v in data.values()}
         if len(sizes) != 1 or 0 in sizes:
@@ -109,7 +117,17 @@ class Trainer:
         self.n = sizes.pop()
         self.batch_size = min(config.batch_size, self.n)
         self.generator = torch.Generator(device=self.device).manual_seed(config.seed)
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        # On CUDA one graph replays the whole step (gather, loss, backward, Adam, EMA): the
+        # step is launch-bound, not compute-bound. Adam must then be capturable and take its
+        # learning rate as a tensor, so the schedule can change it between replays.
+        self.cuda_graph = cuda_graph and self.device.type == "cuda"
+        lr = torch.tensor(config.lr, device=self.device) if self.cuda_graph else config.lr
+        self.optimizer = torch.optim.Adam(
+            model.parameters(), lr=lr, capturable=self.cuda_graph, foreach=True
+        )
+        self._graph: torch.cuda.CUDAGraph | None = None
+        self._graph_index = torch.zeros(self.batch_size, dtype=torch.long, device=self.device)
+        self._graph_parts: dict[str, torch.Tensor] = {}
         self.scheduler = torch.optim.lr_scheduler.StepLR(
             self.optimizer, step_size=config.lr_decay_every, gamma=config.lr_decay
         )
@@ -119,23 +137,54 @@ class Trainer:
         self.step = 0
         self.history: list[dict[str, float]] = []
 
-    def _next_batch(self) -> dict[str, torch.Tensor]:
+    def _next_index(self) -> torch.Tensor:
         if self.position + self.batch_size > len(self.order):
             self.order = torch.randperm(self.n, generator=self.generator, device=self.device)
             self.position = 0
         index = self.order[self.position : self.position + self.batch_size]
         self.position += self.batch_size
-        return {k: v[index] for k, v in self.data.items()}
+        return index
 
-    def _train_step(self) -> dict[str, torch.Tensor]:
-        parts = self.loss_fn(self.model, self._next_batch(), self.generator)
-        self.optimizer.zero_grad(set_to_none=True)
+    def _step_on(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Loss, backward, Adam and EMA for the rows ``index`` (gradients must be None)."""
+        batch = {k: v[index] for k, v in self.data.items()}
+        parts = self.loss_fn(self.model, batch, self.generator)
         parts["loss"].backward()
         self.optimizer.step()
-        self.scheduler.step()
         with torch.no_grad():
             ema = list(self.ema.parameters())
             torch._foreach_lerp_(ema, list(self.model.parameters()), 1.0 - self.config.ema_decay)
+        return parts
+
+    def _train_step(self) -> dict[str, torch.Tensor]:
+        index = self._next_index()
+        if not self.cuda_graph:
+            self.optimizer.zero_grad(set_to_none=True)
+            parts = self._step_on(index)
+        elif self._graph is None:
+            parts = self._capture(index)
+        else:
+            self._graph_index.copy_(index)
+            self._graph.replay()
+            parts = self._graph_parts
+        self.scheduler.step()
+        return parts
+
+    def _capture(self, index: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Run this step eagerly on a side stream (warm-up), then capture the next ones."""
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            self.optimizer.zero_grad(set_to_none=True)
+            # Detached, so no autograd graph of the warm-up outlives it into the capture.
+            parts = {k: v.detach() for k, v in self._step_on(index).items()}
+        torch.cuda.current_stream().wait_stream(side)
+        self._graph = torch.cuda.CUDAGraph()
+        self._graph.register_generator_state(self.generator)
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.cuda.graph(self._graph):
+            self._graph_parts = self._step_on(self._graph_index)
+        # Capturing does not execute: the captured step runs at the next replay.
         return parts
 
     def _state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -144,8 +193,11 @@ class Trainer:
             **_prefixed("model", self.model.state_dict()),
             **_prefixed("ema", self.ema.state_dict()),
             "rng": self.generator.get_state(),
+            "global_rng": torch.get_rng_state(),
             "order": self.order,
         }
+        if self.device.type == "cuda":
+            tensors["global_cuda_rng"] = torch.cuda.get_rng_state(self.device)
         for index, slots in optimizer["state"].items():
             tensors.update(_prefixed(f"optimizer.{index}", slots))
         meta = {
@@ -167,8 +219,15 @@ class Trainer:
             index, name = key.split(".", 1)
             slots.setdefault(int(index), {})[name] = value
         self.optimizer.load_state_dict({"state": slots, "param_groups": meta["param_groups"]})
+        if self.cuda_graph:
+            for group in self.optimizer.param_groups:
+                group["lr"] = torch.tensor(group["lr"], device=self.device)
         self.scheduler.load_state_dict(meta["scheduler"])
         self.generator.set_state(tensors["rng"])
+        if "global_rng" in tensors:
+            torch.set_rng_state(tensors["global_rng"])
+        if self.device.type == "cuda" and "global_cuda_rng" in tensors:
+            torch.cuda.set_rng_state(tensors["global_cuda_rng"], self.device)
         self.order = tensors["order"].to(self.device)
         self.position, self.step, self.history = meta["position"], meta["step"], meta["history"]
 
@@ -178,6 +237,17 @@ class Trainer:
 
     def run(self) -> TrainResult:
         """Train to ``config.steps``, resuming from the store when it holds this run's state."""
+        # Dropout draws its masks from the global RNG, not from self.generator: seed it for
+        # this run (its state is saved with the checkpoints) and leave the caller's untouched.
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.random.default_generator.manual_seed(self.config.seed)
+            if devices:
+                with torch.cuda.device(self.device):
+                    torch.cuda.manual_seed(self.config.seed)
+            return self._run()
+
+    def _run(self) -> TrainResult:
         saved = self.store.load() if self.store is not None else None
         if saved is not None and saved["meta"]["fingerprint"] == self.fingerprint:
             self._restore(saved)

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from diffusion_link.audio import read_audio, to_clap_input
+from diffusion_link.audio import INT16_SCALE, read_audio, to_clap_int16
 
 logger = logging.getLogger(__name__)
 
@@ -381,13 +381,14 @@ class LaionClapEncoder:
             num_workers=self.num_workers,
             collate_fn=_collate,
             pin_memory=self.device.type == "cuda",
+            prefetch_factor=4 if self.num_workers else None,
         )
         with tqdm(total=len(paths), desc="LAION-CLAP audio", unit="clip") as bar:
             for indices, waveforms, errors in loader:
                 if errors:
                     index, message = errors[0]
                     raise AudioDecodeError(f"cannot read audio file {paths[index]}: {message}")
-                waveforms = waveforms.to(self.device, non_blocking=True)
+                waveforms = waveforms.to(self.device, non_blocking=True).float() / INT16_SCALE
                 with torch.inference_mode(), self._autocast():
                     # As CLAP.get_audio_embedding on get_audio_features' dict; the non-fusion
                     # audio branch reads only the waveform.
@@ -457,9 +458,9 @@ class _ClapInputs(Dataset):
     def __getitem__(self, index: int) -> tuple[int, torch.Tensor | None, str | None]:
         try:
             waveform, rate = read_audio(self.paths[index])
-            clip = to_clap_input(waveform, rate, self.sample_rate, self.seconds)
-            if not np.isfinite(clip).all():
+            if not np.isfinite(waveform).all():
                 raise ValueError("non-finite samples")
+            clip = to_clap_int16(waveform, rate, self.sample_rate, self.seconds)
         except Exception as error:  # reported, with the file's name, by the main process
             return index, None, f"{type(error).__name__}: {error}"
         return index, torch.from_numpy(clip), None
