@@ -37,10 +37,9 @@ from diffusion_link.model import (
     FORMAT_VERSION,
     DiffusionConfig,
     DiffusionLink,
-    check_inference_steps,
 )
 from diffusion_link.normalisation import Modality, check_embeddings, modality_means, normalise
-from diffusion_link.schedule import ddim_sample, ddim_timesteps, q_sample
+from diffusion_link.schedule import ddim_sample, q_sample
 from diffusion_link.training import TrainConfig, Trainer, TrainingStateStore
 
 BRIDGES: tuple[str, ...] = ("identity", "c3", "diffusion_bridge", "diffgap", "diffusion_link")
@@ -135,22 +134,11 @@ class DiffusionBridge(DiffusionLink):
     def predict_x0(self, z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         return self(F.normalize(z, dim=-1) * self.config.norm_scale, s)
 
-    @torch.inference_mode()
-    def bridge(
-        self,
-        embeddings: torch.Tensor,
-        s_star: int | None = None,
-        steps: int | None = None,
-        generator: torch.Generator | None = None,
-        modality: Modality = "audio",
+    def _sample(
+        self, x: torch.Tensor, timesteps: list[int], generator: torch.Generator | None
     ) -> torch.Tensor:
-        """Take the normalised input as z at ``s_star`` (no noise) and run DDIM to 0."""
-        s_star = self.config.s_star if s_star is None else s_star
-        steps = self.config.ddim_steps if steps is None else steps
-        check_inference_steps(s_star, steps, self.config.T)
-        x = self.normalise(self._prepare(embeddings), modality)
-        out = ddim_sample(self.predict_x0, x, ddim_timesteps(s_star, steps), self.alpha_bar)
-        return F.normalize(out, dim=-1)
+        """Take the normalised input as z at s* (no noise) and run DDIM to 0."""
+        return ddim_sample(self.predict_x0, x, timesteps, self.alpha_bar)
 
 
 class DiffGap(DiffusionLink):
@@ -177,30 +165,12 @@ class DiffGap(DiffusionLink):
         joint = torch.cat([z, condition], dim=-1).to(self._network_dtype())
         return self.denoiser(joint, s).to(z.dtype)
 
-    @torch.inference_mode()
-    def bridge(
-        self,
-        embeddings: torch.Tensor,
-        s_star: int | None = None,
-        steps: int | None = None,
-        generator: torch.Generator | None = None,
-        modality: Modality = "audio",
+    def _sample(
+        self, x: torch.Tensor, timesteps: list[int], generator: torch.Generator | None
     ) -> torch.Tensor:
-        """Sample from N(0, I) at ``s_star`` (T by configuration) down to 0, conditioned."""
-        s_star = self.config.s_star if s_star is None else s_star
-        steps = self.config.ddim_steps if steps is None else steps
-        check_inference_steps(s_star, steps, self.config.T)
-        condition = self.normalise(self._prepare(embeddings), modality)
-        z = torch.randn(
-            condition.shape, generator=generator, device=condition.device, dtype=condition.dtype
-        )
-        out = ddim_sample(
-            lambda zs, s: self(zs, s, condition),
-            z,
-            ddim_timesteps(s_star, steps),
-            self.alpha_bar,
-        )
-        return F.normalize(out, dim=-1)
+        """Sample from N(0, I) at s* (T by configuration) down to 0, conditioned on ``x``."""
+        z = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        return ddim_sample(lambda zs, s: self(zs, s, x), z, timesteps, self.alpha_bar)
 
 
 def _random_steps(

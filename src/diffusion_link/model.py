@@ -114,11 +114,6 @@ class DiffusionLink(nn.Module):
         mean = self.audio_mean if modality == "audio" else self.text_mean
         return normalise(embeddings, mean, self.config.norm_scale)
 
-    def _prepare(self, embeddings: torch.Tensor) -> torch.Tensor:
-        embeddings = torch.as_tensor(embeddings)
-        check_embeddings(embeddings, self.config.dim, "bridge input")
-        return embeddings.to(device=self.alpha_bar.device, dtype=torch.float32)
-
     @torch.inference_mode()
     def bridge(
         self,
@@ -128,21 +123,29 @@ class DiffusionLink(nn.Module):
         generator: torch.Generator | None = None,
         modality: Modality = "audio",
     ) -> torch.Tensor:
-        """Text-like embeddings from raw ``embeddings`` of ``modality`` (eqs. 9-10).
+        """Text-like embeddings from raw ``embeddings`` of ``modality``.
 
-        Forward-noise once to ``s_star`` with fresh Gaussian noise, then DDIM with ``steps``
-        steps to 0. Returns L2-normalised float32 rows on the model's device.
+        Normalises the input with the training statistics, runs :meth:`_sample` from
+        ``s_star`` to 0 in ``steps`` DDIM steps (defaults from the config) and returns
+        L2-normalised float32 rows on the model's device.
         """
         s_star = self.config.s_star if s_star is None else s_star
         steps = self.config.ddim_steps if steps is None else steps
         check_inference_steps(s_star, steps, self.config.T)
-        x = self.normalise(self._prepare(embeddings), modality)
+        embeddings = torch.as_tensor(embeddings)
+        check_embeddings(embeddings, self.config.dim, "bridge input")
+        x = embeddings.to(device=self.alpha_bar.device, dtype=torch.float32)
+        x = self.normalise(x, modality)
+        return F.normalize(self._sample(x, ddim_timesteps(s_star, steps), generator), dim=-1)
+
+    def _sample(
+        self, x: torch.Tensor, timesteps: list[int], generator: torch.Generator | None
+    ) -> torch.Tensor:
+        """Eqs. 9-10: forward-noise once to s* with fresh Gaussian noise, then DDIM to 0."""
         noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        a = self.alpha_bar[s_star]
+        a = self.alpha_bar[timesteps[0]]
         z = a.sqrt() * x + (1 - a).sqrt() * noise
-        return F.normalize(
-            ddim_sample(self, z, ddim_timesteps(s_star, steps), self.alpha_bar), dim=-1
-        )
+        return ddim_sample(self, z, timesteps, self.alpha_bar)
 
     def save_pretrained(self, directory: str | Path) -> None:
         """Write ``model.safetensors`` and ``config.json`` atomically into ``directory``."""
