@@ -269,7 +269,7 @@ class Trainer:
                 bar.update(1)
                 if self.step % self.config.log_every == 0 or self.step == self.config.steps:
                     record = {k: float(v.detach()) for k, v in parts.items()}
-                    record.update(step=self.step, lr=self.scheduler.get_last_lr()[0])
+                    record.update(step=self.step, lr=float(self.scheduler.get_last_lr()[0]))
                     self.history.append(record)
                     bar.set_postfix(loss=f"{record['loss']:.4f}")
                 if self.step % self.config.checkpoint_every == 0:
