@@ -1,0 +1,499 @@
+"""Nodes of the ``evaluation`` pipeline: the paper's Tables 1-2, Figure 2 and the report.
+
+Every bridge is judged on the evaluation split against the text embeddings in the space it was
+trained to reach: ``identity`` in the raw encoder space (the paper's CLAP column), C3 after its
+collapse, the diffusion bridges after their own (Diffusion-Bridge) normalisation. The numbers
+themselves come from :mod:`diffusion_link.modality_gap`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+
+from diffusion_link.bridges import BRIDGES, Bridge
+from diffusion_link.datasets.embedding_table import embedding_matrix
+from diffusion_link.modality_gap import (
+    c3_collapse,
+    centroid_distance,
+    cross_group_cosine,
+    l2_normalise,
+    linear_separability,
+    matched_cosine,
+    nonmatched_cosine,
+    relative_modality_gap,
+    retrieval_recall,
+    uncollapse,
+)
+
+matplotlib.use("Agg")
+logger = logging.getLogger(__name__)
+
+BridgeName = Literal["identity", "c3", "diffusion_bridge", "diffgap", "diffusion_link"]
+Table1Row = Literal[
+    "matched_audio_text", "matched_text_text", "nonmatched_audio_text", "nonmatched_text_text"
+]
+TABLE_1_ROWS: dict[str, str] = {
+    "matched_audio_text": "(a) e_t · ê_{t←a} (matched)",
+    "matched_text_text": "(b) e_t · ê_{t←t} (matched)",
+    "nonmatched_audio_text": "(c) e_t · ê_{t←a} (non-matched)",
+    "nonmatched_text_text": "(d) e_t · ê_{t←t} (non-matched)",
+}
+BRIDGE_LABELS: dict[str, str] = {
+    "identity": "CLAP (identity)",
+    "c3": "C3",
+    "diffusion_bridge": "DB",
+    "diffgap": "DG",
+    "diffusion_link": "DL",
+}
+CAPTIONING_UNAVAILABLE = "decoder_training pipeline not built yet"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SeparabilityParams(_Strict):
+    test_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    seed: int = 0
+    l2_penalty: float = Field(1.0, gt=0.0)
+
+
+class UmapParams(_Strict):
+    max_clips: PositiveInt = 300  # points per group (audio, text, text-like)
+    seed: int = 0
+    n_neighbors: PositiveInt = 15
+    min_dist: float = Field(0.1, ge=0.0)
+    metric: str = "cosine"
+
+
+class PaperReference(_Strict):
+    """The paper's own numbers (AudioCaps test, LAION-CLAP): shown beside this run's only."""
+
+    source: str
+    n_test_clips: PositiveInt
+    n_train_captions: PositiveInt
+    table_1: dict[Table1Row, dict[BridgeName, float]]
+    table_2: dict[int, float]
+
+
+class EvaluationParams(_Strict):
+    """``params:evaluation``."""
+
+    dataset_name: str
+    split: str = "test"
+    train_split: str = "train"
+    recall_at: list[PositiveInt] = [1, 5, 10]
+    linear_separability: SeparabilityParams = SeparabilityParams()
+    umap: UmapParams = UmapParams()
+    paper: PaperReference
+
+
+@dataclass(frozen=True)
+class SplitPairs:
+    """One split's captions whose clip has an audio embedding, and those clips."""
+
+    clip_ids: pd.Index  # one per clip, in audio-table order
+    captions: pd.DataFrame  # text_embeddings rows, in table order
+    pair_index: np.ndarray  # for each caption, its clip's position in clip_ids
+
+
+def split_pairs(audio_ids: pd.Series, text_embeddings: pd.DataFrame, split: str) -> SplitPairs:
+    """Pair a split's captions with clips (``audio_ids``: that split's clip ids with audio)."""
+    text = text_embeddings[text_embeddings["split"] == split]
+    has_audio = text["clip_id"].isin(audio_ids)
+    if not has_audio.all():
+        logger.info("%d %s captions have no audio embedding; left out", (~has_audio).sum(), split)
+    text = text[has_audio]
+    clip_ids = pd.Index(audio_ids[audio_ids.isin(text["clip_id"])].drop_duplicates())
+    if text.empty:
+        raise ValueError(f"no {split!r} caption has an audio embedding: nothing to evaluate")
+    return SplitPairs(clip_ids, text, clip_ids.get_indexer(text["clip_id"]))
+
+
+def text_target_space(model: Bridge, text: np.ndarray) -> np.ndarray:
+    """The text embeddings in the space ``model`` was trained to reach, L2-normalised."""
+    if hasattr(model, "normalise"):  # diffusion bridges: Diffusion-Bridge's normalisation
+        with torch.no_grad():
+            text = model.normalise(torch.from_numpy(text).float(), "text").cpu().numpy()
+    elif hasattr(model, "means"):  # C3's collapse
+        text = c3_collapse(text, model.means["text"].cpu().numpy())
+    return l2_normalise(text)
+
+
+def _rows(table: pd.DataFrame, key: str, ids: pd.Index, what: str) -> np.ndarray:
+    """The embeddings of ``table`` in the order of ``ids`` (values of column ``key``)."""
+    position = pd.Index(table[key]).get_indexer(ids)
+    if (position < 0).any():
+        missing = list(ids[position < 0][:3])
+        raise ValueError(
+            f"{what} lacks {int((position < 0).sum())} rows (e.g. {missing}): "
+            "re-run bridge_training on these embeddings"
+        )
+    return embedding_matrix(table)[position]
+
+
+def bridge_gap_metrics(
+    model: Bridge,
+    pairs: SplitPairs,
+    bridged: pd.DataFrame,
+    params: EvaluationParams,
+) -> dict[str, float]:
+    """Table 1's four cosines and the gap measures of one bridge on one split."""
+    from_audio = _rows(
+        bridged[bridged["source"] == "audio"], "clip_id", pairs.clip_ids, f"{model.method} t<-a"
+    )
+    from_text = _rows(
+        bridged[bridged["source"] == "text"],
+        "caption_id",
+        pd.Index(pairs.captions["caption_id"]),
+        f"{model.method} t<-t",
+    )
+    reference = text_target_space(model, embedding_matrix(pairs.captions))
+    clips = pairs.pair_index
+    separability = params.linear_separability
+    recall = retrieval_recall(from_audio, reference, clips, params.recall_at)
+    return {
+        "matched_audio_text": matched_cosine(from_audio, reference, clips),
+        "matched_text_text": matched_cosine(from_text, reference, np.arange(len(reference))),
+        "nonmatched_audio_text": nonmatched_cosine(from_audio, reference, clips),
+        "nonmatched_text_text": cross_group_cosine(from_text, reference, clips, clips),
+        "centroid_distance": centroid_distance(from_audio, reference),
+        "relative_modality_gap": relative_modality_gap(from_audio, reference, clips),
+        "linear_separability": linear_separability(
+            from_audio,
+            reference,
+            clips,
+            separability.test_fraction,
+            separability.seed,
+            separability.l2_penalty,
+        ),
+        **{f"recall_at_{k}": v for k, v in recall["audio_to_text"].items()},
+        **{f"text_to_audio_recall_at_{k}": v for k, v in recall["text_to_audio"].items()},
+    }
+
+
+def _split_audio_ids(audio_embeddings: pd.DataFrame, split: str) -> pd.Series:
+    return audio_embeddings.loc[audio_embeddings["split"] == split, "clip_id"]
+
+
+def modality_gap_metrics(
+    text_embeddings: pd.DataFrame,
+    bridged_embeddings: pd.DataFrame,
+    evaluation: EvaluationParams,
+    *models: Bridge,
+) -> dict[str, dict[str, float]]:
+    """Table 1 and the extra gap measures for every bridge, on ``evaluation.split``."""
+    params = EvaluationParams.model_validate(evaluation)
+    bridged = bridged_embeddings[bridged_embeddings["split"] == params.split]
+    metrics = {}
+    for model in models:
+        rows = bridged[bridged["bridge"] == model.method]
+        if rows.empty:
+            raise ValueError(f"bridged_embeddings has no {params.split!r} rows of {model.method}")
+        audio_ids = rows.loc[rows["source"] == "audio", "clip_id"]
+        pairs = split_pairs(audio_ids, text_embeddings, params.split)
+        metrics[model.method] = bridge_gap_metrics(model, pairs, rows, params)
+        logger.info(
+            "%s: matched t<-a %.3f, t<-t %.3f; recall@1 %.3f",
+            model.method,
+            metrics[model.method]["matched_audio_text"],
+            metrics[model.method]["matched_text_text"],
+            metrics[model.method]["recall_at_1"],
+        )
+    return metrics
+
+
+def s_star_table(
+    text_embeddings: pd.DataFrame, s_star_sweep: pd.DataFrame, diffusion_link: Bridge
+) -> dict[str, float]:
+    """Table 2: Diffusion-Link's matched audio->text cosine at each swept s* (its split)."""
+    splits = s_star_sweep["split"].unique()
+    if len(splits) != 1:
+        raise ValueError(f"s_star_sweep should hold one split, holds {sorted(splits)}")
+    table = {}
+    for s_star, rows in s_star_sweep.groupby("s_star", sort=True):
+        pairs = split_pairs(rows["clip_id"], text_embeddings, splits[0])
+        text_like = _rows(rows, "clip_id", pairs.clip_ids, f"s_star_sweep at s*={s_star}")
+        reference = text_target_space(diffusion_link, embedding_matrix(pairs.captions))
+        table[str(int(s_star))] = matched_cosine(text_like, reference, pairs.pair_index)
+    return table
+
+
+def _umap_embedding(points: np.ndarray, params: UmapParams) -> np.ndarray:
+    # numba compiles UMAP's kernels on first import (~15 s); cache them where the Makefile does.
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.cwd() / ".cache" / "numba"))
+    import umap  # slow import (numba): only this node needs it
+
+    reducer = umap.UMAP(
+        n_neighbors=min(params.n_neighbors, len(points) - 1),
+        min_dist=params.min_dist,
+        metric=params.metric,
+        random_state=params.seed,
+        n_jobs=1,
+    )
+    return reducer.fit_transform(points)
+
+
+def plot_umap(
+    audio_embeddings: pd.DataFrame,
+    text_embeddings: pd.DataFrame,
+    bridged_embeddings: pd.DataFrame,
+    evaluation: EvaluationParams,
+    diffusion_link: Bridge,
+) -> Figure:
+    """Figure 2: UMAP of audio, text and Diffusion-Link's text-like (from audio) embeddings.
+
+    A seeded subset of the split's clips, one caption each. All three groups are shown in the
+    raw encoder space: the text-like outputs (unit vectors in Diffusion-Link's normalised text
+    space) are mapped back through the exact inverse of that normalisation.
+    """
+    params = EvaluationParams.model_validate(evaluation)
+    pairs = split_pairs(
+        _split_audio_ids(audio_embeddings, params.split), text_embeddings, params.split
+    )
+    rng = np.random.default_rng(params.umap.seed)
+    n = min(params.umap.max_clips, len(pairs.clip_ids))
+    clip_ids = pairs.clip_ids[np.sort(rng.choice(len(pairs.clip_ids), n, replace=False))]
+    first_captions = pairs.captions.drop_duplicates("clip_id").set_index("clip_id")
+    audio = _rows(
+        audio_embeddings[audio_embeddings["split"] == params.split], "clip_id", clip_ids, "audio"
+    )
+    text = embedding_matrix(first_captions.loc[clip_ids])
+    dl = bridged_embeddings[
+        (bridged_embeddings["bridge"] == diffusion_link.method)
+        & (bridged_embeddings["split"] == params.split)
+        & (bridged_embeddings["source"] == "audio")
+    ]
+    text_like = uncollapse(
+        _rows(dl, "clip_id", clip_ids, "Diffusion-Link t<-a"),
+        diffusion_link.text_mean.cpu().numpy(),
+    )
+    points = _umap_embedding(
+        np.concatenate([l2_normalise(audio), l2_normalise(text), text_like]), params.umap
+    )
+    xy_audio, xy_text, xy_like = np.split(points, 3)
+
+    figure = Figure(figsize=(7, 6), layout="constrained")
+    axis = figure.subplots()
+    for start, colour, label in (
+        (xy_audio, "red", "audio - text pair"),
+        (xy_like, "green", "text-like - text pair"),
+    ):
+        segments = np.stack([start, xy_text], axis=1)
+        axis.add_collection(
+            LineCollection(segments, colors=colour, linewidths=0.4, alpha=0.35, label=label)
+        )
+    for xy, colour, label in (
+        (xy_audio, "tab:blue", "audio"),
+        (xy_text, "tab:orange", "text"),
+        (xy_like, "tab:purple", "text-like (Diffusion-Link, from audio)"),
+    ):
+        axis.scatter(xy[:, 0], xy[:, 1], s=6, c=colour, label=label)
+    axis.set(
+        title=f"UMAP of {n} {params.split} clips (raw encoder space)",
+        xticks=[],
+        yticks=[],
+    )
+    axis.legend(fontsize="small", markerscale=2)
+    return figure
+
+
+def _number(value: float) -> float | None:
+    return round(float(value), 6) if math.isfinite(value) else None
+
+
+def _cell(value: float | None, paper: float | None) -> str:
+    ours = "n/a" if value is None else f"{round(value, 3) + 0.0:.3f}"  # + 0.0: no "-0.000"
+    return ours if paper is None else f"{ours} ({paper:.3f})"
+
+
+def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(row) + " |" for row in rows),
+    ]
+
+
+def build_report(
+    modality_gap: dict[str, dict[str, float]],
+    s_star: dict[str, float],
+    text_embeddings: pd.DataFrame,
+    audio_embeddings: pd.DataFrame,
+    evaluation: EvaluationParams,
+) -> tuple[str, dict[str, Any]]:
+    """``report.md`` and ``report.json``: this run's numbers, the paper's beside them."""
+    params = EvaluationParams.model_validate(evaluation)
+    pairs = split_pairs(
+        _split_audio_ids(audio_embeddings, params.split), text_embeddings, params.split
+    )
+    attrs = {**text_embeddings.attrs, **audio_embeddings.attrs}
+    simulated = bool(audio_embeddings.attrs.get("simulated_audio", False))
+    n_train = int((text_embeddings["split"] == params.train_split).sum())
+    report = {
+        "dataset": {
+            "name": params.dataset_name,
+            "n_test_clips": len(pairs.clip_ids),
+            "n_train_captions": n_train,
+        },
+        "encoder": str(attrs.get("encoder", "unknown")),
+        "simulated_audio": simulated,
+        "modality_gap": {
+            bridge: {key: _number(value) for key, value in values.items()}
+            for bridge, values in modality_gap.items()
+        },
+        "s_star_sweep": {key: _number(value) for key, value in s_star.items()},
+        "captioning": {},
+        "unavailable": {"captioning": CAPTIONING_UNAVAILABLE},
+    }
+    for bridge, values in report["modality_gap"].items():
+        for key, value in values.items():
+            if value is None:
+                report["unavailable"][f"modality_gap.{bridge}.{key}"] = "not a finite number"
+    for key, value in report["s_star_sweep"].items():
+        if value is None:
+            report["unavailable"][f"s_star_sweep.{key}"] = "not a finite number"
+    markdown = _report_markdown(report, pairs, attrs, params)
+    return markdown, report
+
+
+def _report_markdown(
+    report: dict[str, Any], pairs: SplitPairs, attrs: dict[str, Any], params: EvaluationParams
+) -> str:
+    paper = params.paper
+    gap = report["modality_gap"]
+    bridges = [b for b in BRIDGES if b in gap] + [b for b in gap if b not in BRIDGES]
+    lines = ["# Diffusion-Link evaluation report", ""]
+    if report["simulated_audio"]:
+        lines += [
+            f"> **Warning: the audio embeddings of this run are simulated** (encoder "
+            f"`{report['encoder']}`): each clip's audio embedding is made from its captions' "
+            "embeddings by a fitted modality transform, not from audio. The numbers test the "
+            "pipeline and the bridges' behaviour on a synthetic gap; they say nothing about "
+            "real audio.",
+            "",
+        ]
+    lines += _markdown_table(
+        ["", "this run"],
+        [
+            ["dataset", report["dataset"]["name"]],
+            [
+                f"{params.split} clips (captions)",
+                f"{report['dataset']['n_test_clips']} ({len(pairs.captions)})",
+            ],
+            [f"{params.train_split} captions", str(report["dataset"]["n_train_captions"])],
+            [
+                "encoder",
+                f"`{report['encoder']}` (checkpoint `{attrs.get('checkpoint', 'unknown')}`, "
+                f"{attrs.get('dim', '?')}-d)",
+            ],
+            ["audio embeddings simulated", "**yes**" if report["simulated_audio"] else "no"],
+        ],
+    )
+    lines += [
+        "",
+        f"Every number is an output of this run. Numbers in parentheses are **the paper's** "
+        f"({paper.source}; {paper.n_test_clips} test clips, {paper.n_train_captions} training "
+        "captions), for reference only.",
+        "",
+        "Comparison spaces: `identity` (the paper's CLAP column) is compared in the raw encoder "
+        "space; every other bridge's text-like output is compared with the text embeddings in "
+        "the space that bridge was trained to reach (C3: after its collapse; Diffusion-Bridge, "
+        "DiffGap, Diffusion-Link: after their own normalisation with train-split means), "
+        "L2-normalised.",
+        "",
+        f"## Table 1: cosine similarity on {params.split} - this run (paper)",
+        "",
+    ]
+    lines += _markdown_table(
+        ["pair", *(BRIDGE_LABELS.get(b, b) for b in bridges)],
+        [
+            [label, *(_cell(gap[b][key], paper.table_1.get(key, {}).get(b)) for b in bridges)]
+            for key, label in TABLE_1_ROWS.items()
+        ],
+    )
+    lines += [
+        "",
+        "Matched: each caption with its own clip's text-like embedding (a) or its own text-like "
+        "embedding (b). Non-matched: every pair from two different clips (captions of the same "
+        "clip are not counted as non-matched).",
+        "",
+        "## Table 2: Diffusion-Link's matched audio->text cosine at each s* - this run (paper)",
+        "",
+    ]
+    sweep = report["s_star_sweep"]
+    lines += _markdown_table(
+        ["s*", *sweep],
+        [
+            ["this run", *(_cell(v, None) for v in sweep.values())],
+            ["paper", *(_cell(paper.table_2.get(int(s)), None) for s in sweep)],
+        ],
+    )
+    ks = params.recall_at
+    lines += [
+        "",
+        "## Modality-gap measures (this run only; the paper reports none of these)",
+        "",
+        "Audio side: each bridge's text-like embeddings from audio (t<-a); text side: the "
+        "reference text embeddings above. Centroid distance: norm of the difference of the two "
+        "means (Liang et al.); relative modality gap (Schrodi et al.): 0 = matched pairs "
+        "coincide; linear separability: test accuracy of a logistic regression predicting the "
+        "modality (0.5 = no gap); recall@k: audio->text (a hit when any of the clip's captions "
+        "is in the top k) and text->audio.",
+        "",
+    ]
+    lines += _markdown_table(
+        [
+            "bridge",
+            "centroid distance",
+            "relative gap",
+            "linear separability",
+            *(f"a->t R@{k}" for k in ks),
+            *(f"t->a R@{k}" for k in ks),
+        ],
+        [
+            [
+                BRIDGE_LABELS.get(b, b),
+                *(
+                    _cell(gap[b][key], None)
+                    for key in (
+                        "centroid_distance",
+                        "relative_modality_gap",
+                        "linear_separability",
+                        *(f"recall_at_{k}" for k in ks),
+                        *(f"text_to_audio_recall_at_{k}" for k in ks),
+                    )
+                ),
+            ]
+            for b in bridges
+        ],
+    )
+    lines += [
+        "",
+        "## Figure 2",
+        "",
+        "UMAP of audio, text and Diffusion-Link's text-like embeddings: catalog entry "
+        "`umap_figure` (data/08_reporting/umap_figure.png/<version>/).",
+        "",
+        "## Captioning (Tables 3-4)",
+        "",
+        *(
+            f"- {metric}: unavailable ({reason})"
+            for metric, reason in report["unavailable"].items()
+        ),
+        "",
+    ]
+    return "\n".join(lines)

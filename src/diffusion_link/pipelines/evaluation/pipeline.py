@@ -1,0 +1,59 @@
+"""Wiring of ``evaluation``: gap metrics of every bridge, the s* table, the UMAP, the report."""
+
+from kedro.pipeline import Node, Pipeline
+
+from diffusion_link.bridges import BRIDGES
+from diffusion_link.pipelines.evaluation.nodes import (
+    build_report,
+    modality_gap_metrics,
+    plot_umap,
+    s_star_table,
+)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                modality_gap_metrics,
+                [
+                    "text_embeddings",
+                    "bridged_embeddings",
+                    "params:evaluation",
+                    *(f"{name}.model" for name in BRIDGES),
+                ],
+                "modality_gap_metrics",
+                name="modality_gap_metrics",
+            ),
+            Node(
+                s_star_table,
+                ["text_embeddings", "s_star_sweep", "diffusion_link.model"],
+                "s_star_table",
+                name="s_star_table",
+            ),
+            Node(
+                plot_umap,
+                [
+                    "audio_embeddings",
+                    "text_embeddings",
+                    "bridged_embeddings",
+                    "params:evaluation",
+                    "diffusion_link.model",
+                ],
+                "umap_figure",
+                name="plot_umap",
+            ),
+            Node(
+                build_report,
+                [
+                    "modality_gap_metrics",
+                    "s_star_table",
+                    "text_embeddings",
+                    "audio_embeddings",
+                    "params:evaluation",
+                ],
+                ["report_md", "report_json"],
+                name="build_report",
+            ),
+        ]
+    )

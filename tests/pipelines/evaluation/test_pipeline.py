@@ -1,0 +1,286 @@
+"""The evaluation pipeline on small real inputs: default captions through all-MiniLM-L6-v2,
+simulated audio, and every bridge trained briefly by the bridge_training nodes."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.io.core import Version
+from kedro.runner import SequentialRunner
+from kedro.validation.parameter_validator import ParameterValidator
+from kedro_datasets.matplotlib import MatplotlibDataset
+from matplotlib.figure import Figure
+
+from diffusion_link.bridges import BRIDGES
+from diffusion_link.datasets.embedding_table import embedding_matrix, with_embeddings
+from diffusion_link.modality_gap import l2_normalise
+from diffusion_link.pipelines.bridge_training.nodes import (
+    apply_bridge,
+    collect_bridged_embeddings,
+    sweep_s_star,
+    train_bridge,
+)
+from diffusion_link.pipelines.embedding.nodes import (
+    fit_gap_simulator_node,
+    make_audio_embeddings,
+)
+from diffusion_link.pipelines.evaluation import create_pipeline
+from diffusion_link.pipelines.evaluation.nodes import (
+    EvaluationParams,
+    build_report,
+    modality_gap_metrics,
+)
+from diffusion_link.training import TrainingStateStore
+
+PROJECT = Path(__file__).resolve().parents[3]
+METRICS = (
+    "matched_audio_text",
+    "matched_text_text",
+    "nonmatched_audio_text",
+    "nonmatched_text_text",
+    "centroid_distance",
+    "relative_modality_gap",
+    "linear_separability",
+    "recall_at_1",
+    "recall_at_5",
+    "recall_at_10",
+)
+OUTPUTS = ("report_md", "report_json", "umap_figure")
+
+
+def conf(name: str) -> dict:
+    return yaml.safe_load((PROJECT / "conf" / "base" / name).read_text())
+
+
+def evaluation_parameters() -> dict:
+    params = copy.deepcopy(conf("parameters_evaluation.yml")["evaluation"])
+    params["umap"]["max_clips"] = 40
+    return params
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tables(default_captions, default_text_embeddings, sentence_encoder):
+    """Text embeddings of some default captions and their clips' simulated audio."""
+    rows = np.concatenate(
+        [
+            np.flatnonzero(default_captions["split"].to_numpy() == split)[:count]
+            for split, count in (("train", 300), ("test", 80))
+        ]
+    )
+    captions = default_captions.iloc[rows].reset_index(drop=True)
+    attrs = {
+        "encoder": "gap_simulator",
+        "checkpoint": sentence_encoder.checkpoint_id,
+        "dim": int(default_text_embeddings.shape[1]),
+        "simulated_audio": True,
+        "modality": "text",
+        "num_shards": 1,
+    }
+    text = with_embeddings(
+        captions[["clip_id", "caption_id", "split"]], default_text_embeddings[rows], attrs
+    )
+    embedding_params = conf("parameters_embedding.yml")["embedding"]
+    fit = fit_gap_simulator_node(text, embedding_params)
+    clips = captions[["clip_id", "split"]].drop_duplicates("clip_id").reset_index(drop=True)
+    clips["audio_path"] = None
+    audio = make_audio_embeddings({}, clips, text, fit, embedding_params)
+    return audio, text
+
+
+@pytest.fixture(scope="module")
+def bridged(tables, tmp_path_factory):
+    """Every bridge trained for a few steps, its outputs and Diffusion-Link's s* sweep."""
+    audio, text = tables
+    params = copy.deepcopy(conf("parameters_bridge_training.yml")["bridge_training"])
+    settings = params["settings"]
+    settings.update(device="cpu")
+    settings["s_star_sweep"].update(s_stars=[100, 300])
+    root = tmp_path_factory.mktemp("training_state")
+    models, outputs = {}, []
+    for name in BRIDGES:
+        bridge = params["bridges"][name]
+        if "model" in bridge:
+            bridge["model"]["width"] = 32
+            bridge["model"]["ddim_steps"] = min(bridge["model"]["ddim_steps"], 10)
+            bridge["training"].update(steps=12, checkpoint_every=100, batch_size=64)
+        store = TrainingStateStore(root / f"{name}.safetensors")
+        models[name], _ = train_bridge(audio, text, store, bridge, settings)
+        outputs.append(apply_bridge(models[name], audio, text, bridge, settings))
+    sweep = sweep_s_star(models["diffusion_link"], audio, settings)
+    return models, collect_bridged_embeddings(*outputs), sweep
+
+
+class KeptFigure(MatplotlibDataset):
+    """The project's figure dataset, also keeping the saved figure for the test to read."""
+
+    def save(self, data: Figure) -> None:
+        super().save(data)
+        self.figure = data
+
+    def load(self) -> Figure:
+        return self.figure
+
+
+def output_catalog(root: Path) -> DataCatalog:
+    """The project's evaluation catalog entries, writing under ``root``."""
+    entries = conf("catalog_evaluation.yml")
+    for entry in entries.values():
+        entry["filepath"] = str(root / Path(entry["filepath"]).name)
+    catalog = DataCatalog.from_config(entries)
+    figure = entries["umap_figure"]
+    assert figure["type"] == "matplotlib.MatplotlibDataset" and figure["versioned"]
+    catalog["umap_figure"] = KeptFigure(
+        filepath=figure["filepath"], save_args=figure["save_args"], version=Version(None, None)
+    )
+    return catalog
+
+
+@pytest.fixture(scope="module")
+def run(tables, bridged, tmp_path_factory):
+    audio, text = tables
+    models, bridged_embeddings, sweep = bridged
+    catalog = output_catalog(tmp_path_factory.mktemp("reporting"))
+    inputs = {
+        "audio_embeddings": audio,
+        "text_embeddings": text,
+        "bridged_embeddings": bridged_embeddings,
+        "s_star_sweep": sweep,
+        "params:evaluation": evaluation_parameters(),
+        **{f"{name}.model": model for name, model in models.items()},
+    }
+    for name, value in inputs.items():
+        catalog[name] = MemoryDataset(value, copy_mode="assign")
+    SequentialRunner().run(create_pipeline(), catalog)
+    return catalog
+
+
+def test_pipeline_interface():
+    pipeline = create_pipeline()
+    assert pipeline.outputs() == set(OUTPUTS)
+    assert pipeline.inputs() == {
+        "audio_embeddings",
+        "text_embeddings",
+        "bridged_embeddings",
+        "s_star_sweep",
+        "params:evaluation",
+        *(f"{name}.model" for name in BRIDGES),
+    }
+
+
+def test_catalog_entries_have_the_reporting_layer():
+    for name, entry in conf("catalog_evaluation.yml").items():
+        assert entry["metadata"]["kedro-viz"]["layer"] == "reporting", name
+        assert entry["filepath"].startswith("data/08_reporting/"), name
+
+
+def test_parameters_validate():
+    validator = ParameterValidator({"evaluation": create_pipeline()})
+    validated = validator.validate_raw_params(conf("parameters_evaluation.yml"))
+    params = validated["evaluation"]
+    assert isinstance(params, EvaluationParams)
+    assert params.paper.table_2[100] == 0.688
+    assert set(params.paper.table_1) == set(METRICS[:4])
+
+
+def test_report_json_follows_the_schema(run, tables):
+    _, text = tables
+    assert list(Path(run["report_json"]._filepath).glob("*/report.json"))
+    report = run.load("report_json")
+    assert set(report) == {
+        "dataset",
+        "encoder",
+        "simulated_audio",
+        "modality_gap",
+        "s_star_sweep",
+        "captioning",
+        "unavailable",
+    }
+    test_text = text[text["split"] == "test"]
+    assert report["dataset"] == {
+        "name": evaluation_parameters()["dataset_name"],
+        "n_test_clips": test_text["clip_id"].nunique(),
+        "n_train_captions": int((text["split"] == "train").sum()),
+    }
+    assert report["encoder"] == "gap_simulator" and report["simulated_audio"] is True
+    assert list(report["modality_gap"]) == list(BRIDGES)
+    for bridge, metrics in report["modality_gap"].items():
+        assert set(METRICS) <= set(metrics), bridge
+        assert all(math.isfinite(v) for v in metrics.values()), bridge
+        for key in METRICS[:4]:
+            assert -1.0 <= metrics[key] <= 1.0, (bridge, key)
+        assert 0.0 <= metrics["centroid_distance"] <= 2.0
+        assert 0.0 <= metrics["relative_modality_gap"] <= 1.0
+        assert 0.0 <= metrics["linear_separability"] <= 1.0
+        recalls = [metrics[f"recall_at_{k}"] for k in (1, 5, 10)]
+        assert 0.0 <= recalls[0] <= recalls[1] <= recalls[2] <= 1.0
+    assert set(report["s_star_sweep"]) == {"100", "300"}
+    assert all(-1.0 <= v <= 1.0 for v in report["s_star_sweep"].values())
+    assert report["captioning"] == {}
+    assert report["unavailable"] == {"captioning": "decoder_training pipeline not built yet"}
+
+
+def test_identity_and_c3_metrics_match_direct_computations(run, tables):
+    audio, text = tables
+    gap = run.load("report_json")["modality_gap"]
+    test_text = text[text["split"] == "test"]
+    clip_audio = audio.set_index("clip_id").loc[test_text["clip_id"]]
+    a, t = l2_normalise(embedding_matrix(clip_audio)), l2_normalise(embedding_matrix(test_text))
+    assert gap["identity"]["matched_audio_text"] == pytest.approx(np.sum(a * t, 1).mean(), 1e-5)
+    assert gap["identity"]["matched_text_text"] == pytest.approx(1.0, abs=1e-5)
+    # C3 maps text exactly onto its own reference space: (b) is 1
+    assert gap["c3"]["matched_text_text"] == pytest.approx(1.0, abs=1e-5)
+
+
+def test_figure_is_a_matplotlib_figure_with_three_groups(run):
+    assert list(Path(run["umap_figure"]._filepath).glob("*/umap_figure.png"))
+    figure = run.load("umap_figure")
+    assert isinstance(figure, Figure)
+    (axis,) = figure.axes
+    assert len(axis.collections) == 5  # two sets of pair lines, three point clouds
+    assert [len(c.get_offsets()) for c in axis.collections[2:]] == [40, 40, 40]
+
+
+def test_report_md_lays_out_the_tables_and_warns_when_simulated(run):
+    markdown = run.load("report_md")
+    assert "**Warning: the audio embeddings of this run are simulated**" in markdown
+    for heading in ("## Table 1", "## Table 2", "## Modality-gap measures", "## Captioning"):
+        assert heading in markdown
+    assert "raw encoder space" in markdown and "(0.688)" in markdown  # the paper's DL (a)
+    assert "decoder_training pipeline not built yet" in markdown
+
+
+def test_report_of_real_audio_has_no_warning(run, tables):
+    audio, text = tables
+    real_audio = audio.copy()
+    real_audio.attrs = {**audio.attrs, "simulated_audio": False, "encoder": "laion_clap"}
+    gap = run.load("report_json")["modality_gap"]
+    markdown, report = build_report(
+        gap, {"100": 0.5}, text, real_audio, EvaluationParams(**evaluation_parameters())
+    )
+    assert report["simulated_audio"] is False and report["encoder"] == "laion_clap"
+    assert "Warning" not in markdown
+    json.dumps(report)  # plain JSON types only
+
+
+def test_a_bridge_without_outputs_is_a_clear_error(tables, bridged):
+    _, text = tables
+    models, bridged_embeddings, _ = bridged
+    without_c3 = bridged_embeddings[bridged_embeddings["bridge"] != "c3"]
+    with pytest.raises(ValueError, match="no 'test' rows of c3"):
+        modality_gap_metrics(text, without_c3, evaluation_parameters(), models["c3"])
