@@ -232,6 +232,66 @@ def s_star_table(
     return table
 
 
+CAPTIONING_MODES = ("zero_shot", "supervised")
+CAPTIONING_BRIDGES = ("none", "diffusion_bridge", "diffusion_link")
+
+
+def captioning_metrics(
+    generated_captions: pd.DataFrame, captions: pd.DataFrame, evaluation: EvaluationParams
+) -> dict[str, dict[str, Any]]:
+    """Tables 3-4: METEOR, CIDEr-D, SPICE, SPIDEr, BLEU-4, ROUGE-L (x100) of every decoder variant.
+
+    ``generated_captions`` holds one caption per (clip_id, mode, bridge); each variant is scored
+    on ``evaluation.split`` against all reference captions of each clip (``captions``), with
+    PTB tokenisation, by :func:`diffusion_link.caption_metrics.caption_scores_many` (Java is
+    started once for all variants). Returns ``{"captioning": {mode: {bridge: {metric: score}}},
+    "unavailable": {metric: reason}}``; an unavailable metric's score is ``None``.
+    """
+    from diffusion_link.caption_metrics import caption_scores_many
+
+    params = EvaluationParams.model_validate(evaluation)
+    missing = {"clip_id", "mode", "bridge", "caption"} - set(generated_captions.columns)
+    if missing:
+        raise ValueError(f"generated_captions lacks columns {sorted(missing)}")
+    for column, allowed in (("mode", CAPTIONING_MODES), ("bridge", CAPTIONING_BRIDGES)):
+        unknown = sorted(set(generated_captions[column]) - set(allowed))
+        if unknown:
+            raise ValueError(f"generated_captions: unknown {column} {unknown}; allowed {allowed}")
+    duplicated = generated_captions.duplicated(["clip_id", "mode", "bridge"])
+    if duplicated.any():
+        first = generated_captions[duplicated].iloc[0]
+        raise ValueError(
+            f"generated_captions: {int(duplicated.sum())} repeated (clip_id, mode, bridge), e.g. "
+            f"({first['clip_id']}, {first['mode']}, {first['bridge']}): one caption each expected"
+        )
+    split = captions[captions["split"] == params.split]
+    references = split.groupby("clip_id", sort=False)["caption"].agg(list).to_dict()
+    outside = sorted(set(generated_captions["clip_id"]) - set(references))
+    if outside:
+        raise ValueError(
+            f"generated_captions has {len(outside)} clips with no {params.split!r} reference "
+            f"captions (e.g. {outside[:3]}): captions must be generated for the "
+            f"{params.split!r} split"
+        )
+    variants = {
+        (mode, bridge): dict(zip(rows["clip_id"], rows["caption"].astype(str), strict=True))
+        for (mode, bridge), rows in generated_captions.groupby(["mode", "bridge"], sort=True)
+    }
+    scores, unavailable = caption_scores_many(variants, references)
+    table: dict[str, dict[str, Any]] = {}
+    for (mode, bridge), values in scores.items():
+        table.setdefault(mode, {})[bridge] = values
+        logger.info(
+            "captioning %s/%s on %d clips: METEOR %.1f, CIDEr-D %.1f",
+            mode,
+            bridge,
+            len(variants[(mode, bridge)]),
+            values["METEOR"],
+            values["CIDEr"],
+        )
+    return {"captioning": table, "unavailable": unavailable}
+
+
 def _umap_embedding(points: np.ndarray, params: UmapParams) -> np.ndarray:
     # numba compiles UMAP's kernels on first import (~15 s); cache them where the Makefile does.
     os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.cwd() / ".cache" / "numba"))

@@ -1,0 +1,103 @@
+"""The ``captioning_metrics`` node on a synthetic ``generated_captions`` table made from the
+default test references (real AudioCaps captions)."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from diffusion_link.caption_metrics import METRICS, spice_unavailable_reason
+from diffusion_link.pipelines.evaluation.nodes import captioning_metrics
+
+PROJECT = Path(__file__).resolve().parents[3]
+N_CLIPS = 30
+
+pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="no java on PATH")
+
+
+@pytest.fixture(scope="module")
+def params() -> dict:
+    text = (PROJECT / "conf/base/parameters_evaluation.yml").read_text()
+    return yaml.safe_load(text)["evaluation"]
+
+
+@pytest.fixture(scope="module")
+def generated(default_captions) -> pd.DataFrame:
+    """Four decoder variants on 30 test clips: 'supervised/diffusion_link' repeats each clip's
+    first reference; 'supervised/none' uses another clip's caption (shuffled); the zero-shot
+    variants use the second reference (or a fixed sentence)."""
+    test = default_captions[default_captions["split"] == "test"]
+    first = test.groupby("clip_id", sort=False)["caption"].agg(list).head(N_CLIPS)
+    clips = list(first.index)
+    shuffled = [refs[0] for refs in first]
+    random.Random(0).shuffle(shuffled)
+    variants = {
+        ("supervised", "diffusion_link"): [refs[0] for refs in first],
+        ("supervised", "none"): shuffled,
+        ("zero_shot", "diffusion_bridge"): [refs[-1] for refs in first],
+        ("zero_shot", "none"): ["a sound is heard"] * N_CLIPS,
+    }
+    frames = [
+        pd.DataFrame({"clip_id": clips, "mode": mode, "bridge": bridge, "caption": captions})
+        for (mode, bridge), captions in variants.items()
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def result(generated, default_captions, params):
+    return captioning_metrics(generated, default_captions, params)
+
+
+def test_layout_follows_the_report_schema(result):
+    assert set(result) == {"captioning", "unavailable"}
+    table = result["captioning"]
+    assert set(table) == {"supervised", "zero_shot"}
+    assert set(table["supervised"]) == {"diffusion_link", "none"}
+    assert set(table["zero_shot"]) == {"diffusion_bridge", "none"}
+    for bridges in table.values():
+        for values in bridges.values():
+            assert set(values) == set(METRICS)
+
+
+def test_scores_order_the_variants(result):
+    table = result["captioning"]
+    reference, shuffled = table["supervised"]["diffusion_link"], table["supervised"]["none"]
+    for metric in ("BLEU_4", "METEOR", "ROUGE_L", "CIDEr"):
+        assert reference[metric] > shuffled[metric] >= 0, metric
+        assert 0 <= table["zero_shot"]["none"][metric] < reference[metric]
+    assert reference["BLEU_4"] > 99 and reference["CIDEr"] > 200
+
+
+@pytest.mark.skipif(spice_unavailable_reason() is None, reason="CoreNLP installed: SPICE runs")
+def test_spice_and_spider_unavailable_with_reason(result):
+    assert set(result["unavailable"]) == {"SPICE", "SPIDEr"}
+    assert "Stanford CoreNLP" in result["unavailable"]["SPICE"]
+    for bridges in result["captioning"].values():
+        for values in bridges.values():
+            assert values["SPICE"] is None and values["SPIDEr"] is None
+
+
+@pytest.mark.parametrize(
+    "change, pattern",
+    [
+        (lambda t: t.assign(mode="few_shot"), r"unknown mode \['few_shot'\]"),
+        (lambda t: t.assign(bridge="c3"), r"unknown bridge \['c3'\]"),
+        (lambda t: pd.concat([t, t.head(1)]), r"1 repeated \(clip_id, mode, bridge\)"),
+        (lambda t: t.drop(columns="caption"), r"lacks columns \['caption'\]"),
+        (
+            lambda t: pd.concat([t, t.head(1).assign(clip_id="not-a-test-clip", mode="zero_shot")]),
+            r"1 clips with no 'test' reference captions",
+        ),
+    ],
+)
+def test_bad_generated_captions_are_clear_errors(
+    change, pattern, generated, default_captions, params
+):
+    with pytest.raises(ValueError, match=pattern):
+        captioning_metrics(change(generated), default_captions, params)
