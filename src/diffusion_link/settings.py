@@ -2,6 +2,10 @@
 
 from kedro.config import OmegaConfigLoader
 
+from diffusion_link.hooks import RunEnvironmentHook
+
+HOOKS = (RunEnvironmentHook(),)
+
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

@@ -1,6 +1,12 @@
 """Kedro datasets this project needs that kedro-datasets does not provide."""
 
 from diffusion_link.datasets.bridge_checkpoint import BridgeCheckpointDataset, TrainingStateDataset
+from diffusion_link.datasets.decoder_checkpoint import DecoderCheckpointDataset
 from diffusion_link.datasets.embedding_table import EmbeddingTableDataset
 
-__all__ = ["BridgeCheckpointDataset", "EmbeddingTableDataset", "TrainingStateDataset"]
+__all__ = [
+    "BridgeCheckpointDataset",
+    "DecoderCheckpointDataset",
+    "EmbeddingTableDataset",
+    "TrainingStateDataset",
+]

@@ -1,0 +1,268 @@
+"""Nodes of ``decoder_training``: train one caption decoder per variant and caption the test audio.
+
+One template (train -> generate) is instantiated per variant under its own namespace, each reading
+``params:decoder_training.variants.<name>`` (mode, bridge); the shared settings (LLM, LoRA,
+optimiser, generation) are ``params:decoder_training.settings``. The model work lives in
+:mod:`diffusion_link.decoder`; these nodes select rows and translate parameters.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Literal
+
+import pandas as pd
+import torch
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveInt
+
+from diffusion_link.datasets.embedding_table import embedding_matrix
+from diffusion_link.decoder import (
+    DEFAULT_PROMPT,
+    CaptionDecoder,
+    DecoderConfig,
+    GenerationSettings,
+    TrainSettings,
+)
+
+logger = logging.getLogger(__name__)
+
+# Which ``bridged_embeddings`` rows each variant's bridge reads ("none" = the raw encoder).
+BRIDGE_ROWS = {
+    "none": "identity",
+    "diffusion_bridge": "diffusion_bridge",
+    "diffusion_link": "diffusion_link",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VariantParams(_Strict):
+    """One variant: ``decoder_training.variants.<name>``."""
+
+    mode: Literal["zero_shot", "supervised"]
+    bridge: Literal["none", "diffusion_bridge", "diffusion_link"]
+
+
+class LoraParams(_Strict):
+    r: PositiveInt = 8
+    alpha: PositiveInt = 32
+    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    target_modules: list[str] = ["q_proj", "v_proj"]
+
+
+class OptimiserParams(_Strict):
+    lr: float = Field(5e-6, gt=0.0)  # peak learning rate (AdamW)
+    warmup_epochs: NonNegativeFloat = 2.0
+    epochs: float = Field(50.0, gt=0.0)
+    batch_size: PositiveInt = 4
+    grad_accumulation: PositiveInt = 1
+    weight_decay: NonNegativeFloat = 0.0
+    head_lr_scale: float = Field(1.0, gt=0.0)  # prefix head lr = lr x this
+    seed: int = 0
+    log_every: PositiveInt = 10
+
+
+class ZeroShotParams(_Strict):
+    prefix_length: PositiveInt = 1
+    prompt: str = DEFAULT_PROMPT
+    noise_std: NonNegativeFloat = 0.0  # Gaussian noise on the training embeddings
+
+
+class SupervisedParams(_Strict):
+    prefix_length: PositiveInt = 10
+    head_hidden: PositiveInt | None = None  # None = the LLM's hidden size
+    activation: Literal["gelu", "relu", "tanh", "silu"] = "gelu"
+
+
+class GenerationParams(_Strict):
+    num_beams: PositiveInt = 1  # 1 = greedy
+    max_new_tokens: PositiveInt = 30
+    batch_size: PositiveInt = 64
+    no_repeat_ngram_size: NonNegativeInt = 0  # 0 = off
+
+
+class DecoderSettings(_Strict):
+    """Shared by every variant: ``decoder_training.settings``."""
+
+    model: str  # hub name or local folder
+    device: str = "auto"
+    precision: Literal["auto", "bf16", "fp32"] = "auto"
+    train_split: str = "train"
+    test_split: str = "test"
+    train_subset: PositiveInt | None = None  # None = every training pair
+    subset_seed: int = 0
+    max_caption_tokens: PositiveInt = 30
+    lora: LoraParams = LoraParams()
+    optimiser: OptimiserParams = OptimiserParams()
+    zero_shot: ZeroShotParams = ZeroShotParams()
+    supervised: SupervisedParams = SupervisedParams()
+    generation: GenerationParams = GenerationParams()
+    progress_bar: bool = True
+
+
+def _device(name: str) -> str:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+def _rows(bridged_embeddings: pd.DataFrame, bridge: str, source: str, split: str) -> pd.DataFrame:
+    rows = BRIDGE_ROWS[bridge]
+    table = bridged_embeddings[
+        (bridged_embeddings["bridge"] == rows)
+        & (bridged_embeddings["source"] == source)
+        & (bridged_embeddings["split"] == split)
+    ]
+    if table.empty:
+        raise ValueError(
+            f"bridged_embeddings has no {source!r} rows of bridge {rows!r} in split {split!r}"
+        )
+    return table
+
+
+def training_pairs(
+    bridged_embeddings: pd.DataFrame,
+    captions: pd.DataFrame,
+    variant: VariantParams,
+    settings: DecoderSettings,
+) -> pd.DataFrame:
+    """(embedding, caption) pairs: zero-shot from TEXT rows, supervised from AUDIO rows."""
+    texts = captions[captions["split"] == settings.train_split][
+        ["clip_id", "caption_id", "caption"]
+    ]
+    if variant.mode == "zero_shot":
+        rows = _rows(bridged_embeddings, variant.bridge, "text", settings.train_split)
+        pairs = rows.drop(columns="clip_id").merge(
+            texts.astype({"caption_id": str}),
+            on="caption_id",
+            how="inner",
+        )
+    else:
+        rows = _rows(bridged_embeddings, variant.bridge, "audio", settings.train_split)
+        pairs = rows.drop(columns="caption_id").merge(texts, on="clip_id", how="inner")
+    if pairs.empty:
+        raise ValueError(f"no {settings.train_split!r} embeddings could be paired with a caption")
+    if settings.train_subset is not None and settings.train_subset < len(pairs):
+        pairs = pairs.sample(n=settings.train_subset, random_state=settings.subset_seed)
+    return pairs.reset_index(drop=True)
+
+
+def decoder_config(
+    variant: VariantParams, settings: DecoderSettings, embedding_dim: int
+) -> DecoderConfig:
+    common = {
+        "base_model": settings.model,
+        "mode": variant.mode,
+        "embedding_dim": embedding_dim,
+        "max_caption_tokens": settings.max_caption_tokens,
+        "lora": settings.lora.model_dump(),
+        "precision": settings.precision,
+    }
+    if variant.mode == "zero_shot":
+        zs = settings.zero_shot
+        return DecoderConfig(**common, prefix_length=zs.prefix_length, prompt=zs.prompt)
+    sup = settings.supervised
+    return DecoderConfig(
+        **common,
+        prefix_length=sup.prefix_length,
+        head_hidden=sup.head_hidden,
+        activation=sup.activation,
+        prompt=None,
+    )
+
+
+def train_decoder(
+    bridged_embeddings: pd.DataFrame,
+    captions: pd.DataFrame,
+    variant: VariantParams,
+    settings: DecoderSettings,
+) -> CaptionDecoder:
+    """Fit head + LoRA of one variant on its training pairs."""
+    variant = VariantParams.model_validate(variant)
+    settings = DecoderSettings.model_validate(settings)
+    pairs = training_pairs(bridged_embeddings, captions, variant, settings)
+    embeddings = torch.from_numpy(embedding_matrix(pairs))
+    config = decoder_config(variant, settings, embeddings.shape[1])
+    opt = settings.optimiser
+    torch.manual_seed(opt.seed)
+    started = time.perf_counter()
+    decoder = CaptionDecoder.build(config, device=_device(settings.device))
+    decoder.fit(
+        embeddings,
+        pairs["caption"].tolist(),
+        TrainSettings(
+            epochs=opt.epochs,
+            batch_size=opt.batch_size,
+            grad_accumulation=opt.grad_accumulation,
+            lr=opt.lr,
+            warmup_epochs=opt.warmup_epochs,
+            weight_decay=opt.weight_decay,
+            head_lr_scale=opt.head_lr_scale,
+            noise_std=settings.zero_shot.noise_std if variant.mode == "zero_shot" else 0.0,
+            seed=opt.seed,
+            log_every=opt.log_every,
+            progress=settings.progress_bar,
+        ),
+    )
+    logger.info(
+        "%s/%s decoder trained on %d pairs in %.1f s",
+        variant.mode,
+        variant.bridge,
+        len(pairs),
+        time.perf_counter() - started,
+    )
+    return decoder
+
+
+def generate_captions(
+    decoder: CaptionDecoder,
+    bridged_embeddings: pd.DataFrame,
+    variant: VariantParams,
+    settings: DecoderSettings,
+) -> pd.DataFrame:
+    """One caption per test clip, from the audio-driven text-like embedding of the variant."""
+    variant = VariantParams.model_validate(variant)
+    settings = DecoderSettings.model_validate(settings)
+    rows = _rows(bridged_embeddings, variant.bridge, "audio", settings.test_split)
+    gen = settings.generation
+    started = time.perf_counter()
+    captions = decoder.generate(
+        torch.from_numpy(embedding_matrix(rows)),
+        GenerationSettings(
+            num_beams=gen.num_beams,
+            max_new_tokens=gen.max_new_tokens,
+            batch_size=gen.batch_size,
+            no_repeat_ngram_size=gen.no_repeat_ngram_size,
+        ),
+    )
+    elapsed = time.perf_counter() - started
+    logger.info(
+        "%s/%s: %d %s captions in %.1f s (%.1f/s)",
+        variant.mode,
+        variant.bridge,
+        len(captions),
+        settings.test_split,
+        elapsed,
+        len(captions) / max(elapsed, 1e-9),
+    )
+    empty = sum(not c for c in captions)
+    if empty:
+        logger.warning(
+            "%s/%s: %d generated captions are empty", variant.mode, variant.bridge, empty
+        )
+    return pd.DataFrame(
+        {
+            "clip_id": rows["clip_id"].to_numpy(),
+            "mode": variant.mode,
+            "bridge": variant.bridge,
+            "caption": captions,
+        }
+    )
+
+
+def collect_generated_captions(*tables: pd.DataFrame) -> pd.DataFrame:
+    """Every variant's captions in one table (clip_id, mode, bridge, caption)."""
+    return pd.concat(tables, ignore_index=True)[["clip_id", "mode", "bridge", "caption"]]

@@ -1,0 +1,207 @@
+"""The decoder_training pipeline on a tiny random LLaMA: variants, pairing, the dataset, conf."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from kedro.io import DataCatalog, MemoryDataset
+from kedro.io.core import Version
+from kedro.runner import SequentialRunner
+
+from diffusion_link.datasets import DecoderCheckpointDataset
+from diffusion_link.datasets.embedding_table import with_embeddings
+from diffusion_link.decoder import GenerationSettings
+from diffusion_link.pipelines.decoder_training import create_pipeline
+from diffusion_link.pipelines.decoder_training.nodes import (
+    DecoderSettings,
+    VariantParams,
+    training_pairs,
+)
+from diffusion_link.pipelines.decoder_training.pipeline import ALL_VARIANTS, configured_variants
+
+TESTS = Path(__file__).resolve().parents[2]
+PROJECT = TESTS.parent
+sys.path.insert(0, str(TESTS))
+from decoder_fixtures import CAPTIONS, make_tiny_llama  # noqa: E402
+
+DIM = 16
+VARIANTS = ["zero_shot_none", "zero_shot_diffusion_link", "supervised_diffusion_link"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tmp_path_factory) -> Path:
+    return make_tiny_llama(tmp_path_factory.mktemp("tiny_llama"))
+
+
+def _tables() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """captions (2 per clip) and bridged_embeddings for identity and diffusion_link."""
+    rng = np.random.default_rng(0)
+    rows, caps = [], []
+    for split, n_clips in (("train", 4), ("test", 3)):
+        for c in range(n_clips):
+            clip = f"{split}{c}"
+            for k in range(2):
+                cid = f"{clip}_{k}"
+                caps.append((clip, cid, split, CAPTIONS[(2 * c + k) % len(CAPTIONS)]))
+    captions = pd.DataFrame(caps, columns=["clip_id", "caption_id", "split", "caption"])
+    captions.loc[1, "caption"] = ""  # an empty caption is left out, not trained on
+    for bridge in ("identity", "diffusion_link"):
+        for split in ("train", "test"):
+            part = captions[captions["split"] == split]
+            for clip in part["clip_id"].unique():
+                rows.append((bridge, "audio", split, clip, None))
+            for _, r in part.iterrows():
+                rows.append((bridge, "text", split, r.clip_id, r.caption_id))
+    ids = pd.DataFrame(rows, columns=["bridge", "source", "split", "clip_id", "caption_id"])
+    vectors = rng.normal(size=(len(ids), DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return with_embeddings(ids, vectors, {"dim": DIM}), captions
+
+
+def _params(model: Path) -> dict:
+    base = yaml.safe_load((PROJECT / "conf/base/parameters_decoder_training.yml").read_text())
+    settings = base["decoder_training"]["settings"]
+    settings.update(model=str(model), train_subset=None, max_caption_tokens=12, progress_bar=False)
+    settings["lora"].update(r=4, alpha=8, dropout=0.0)
+    settings["optimiser"].update(epochs=2, batch_size=4, lr=1e-3, log_every=1)
+    settings["generation"].update(max_new_tokens=5, batch_size=2, no_repeat_ngram_size=3)
+    variants = {name: _variant(name) for name in VARIANTS}
+    return {"settings": settings, "variants": variants}
+
+
+def _variant(name: str) -> dict:
+    mode = "zero_shot" if name.startswith("zero_shot") else "supervised"
+    return {"mode": mode, "bridge": name.removeprefix(f"{mode}_")}
+
+
+class KeptDataset(MemoryDataset):
+    def _release(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(tiny_llama, tmp_path_factory):
+    bridged, captions = _tables()
+    params = _params(tiny_llama)
+    root = tmp_path_factory.mktemp("decoder_training")
+    datasets = {
+        "bridged_embeddings": MemoryDataset(bridged),
+        "captions": MemoryDataset(captions),
+        "params:decoder_training.settings": MemoryDataset(params["settings"]),
+        "generated_captions": KeptDataset(),
+    }
+    for name in VARIANTS:
+        datasets[f"params:decoder_training.variants.{name}"] = MemoryDataset(
+            params["variants"][name]
+        )
+        datasets[f"{name}.decoder"] = DecoderCheckpointDataset(
+            str(root / name), version=Version(None, None), load_args={"device": "cpu"}
+        )
+        datasets[f"{name}.generated_captions"] = KeptDataset()
+    catalog = DataCatalog(datasets)
+    SequentialRunner().run(create_pipeline(variants=VARIANTS), catalog)
+    return catalog, root, bridged, captions
+
+
+def test_every_variant_captions_every_test_clip(pipeline_run):
+    catalog, root, bridged, _ = pipeline_run
+    table = catalog.load("generated_captions")
+    assert list(table.columns) == ["clip_id", "mode", "bridge", "caption"]
+    assert len(table) == 3 * len(VARIANTS)
+    assert set(table["clip_id"]) == {"test0", "test1", "test2"}
+    combos = set(map(tuple, table[["mode", "bridge"]].drop_duplicates().to_numpy()))
+    assert combos == {("zero_shot", "none"), ("zero_shot", "diffusion_link")} | {
+        ("supervised", "diffusion_link")
+    }
+    assert table["caption"].map(lambda c: isinstance(c, str)).all()
+    for name in VARIANTS:  # one versioned folder per variant, complete
+        (version,) = list((root / name).iterdir())
+        assert (version / name / "adapter" / "adapter_config.json").is_file()
+
+
+def test_saved_decoder_reloads_and_generates_the_same(pipeline_run, tiny_llama):
+    catalog, _, bridged, _ = pipeline_run
+    decoder = catalog.load("zero_shot_diffusion_link.decoder")
+    assert decoder.config.mode == "zero_shot" and decoder.config.embedding_dim == DIM
+    saved = catalog.load("zero_shot_diffusion_link.generated_captions")
+    rows = bridged[
+        (bridged.bridge == "diffusion_link")
+        & (bridged.source == "audio")
+        & (bridged.split == "test")
+    ]
+    again = decoder.generate(
+        torch.from_numpy(np.stack(rows["embedding"].to_list())),
+        GenerationSettings(max_new_tokens=5, batch_size=2, no_repeat_ngram_size=3),
+    )
+    assert again == saved["caption"].tolist()
+
+
+def test_zero_shot_pairs_text_rows_and_supervised_pairs_audio_rows(tiny_llama):
+    bridged, captions = _tables()
+    settings = DecoderSettings.model_validate(_params(tiny_llama)["settings"])
+    zero = training_pairs(
+        bridged, captions, VariantParams(mode="zero_shot", bridge="none"), settings
+    )
+    assert (
+        len(zero) == 8 and set(zero["source"]) == {"text"} and set(zero["bridge"]) == {"identity"}
+    )
+    text = bridged[(bridged.bridge == "identity") & (bridged.source == "text")]
+    first = zero.iloc[0]
+    expected = text[text.caption_id == first.caption_id]["embedding"].iloc[0]
+    assert np.array_equal(first.embedding, expected)
+    assert first.caption == captions.set_index("caption_id").loc[first.caption_id, "caption"]
+    sup = training_pairs(
+        bridged, captions, VariantParams(mode="supervised", bridge="diffusion_link"), settings
+    )
+    assert len(sup) == 8 and set(sup["source"]) == {"audio"}  # each clip once per caption
+    assert set(sup["bridge"]) == {"diffusion_link"}
+    subset = settings.model_copy(update={"train_subset": 3})
+    assert (
+        len(training_pairs(bridged, captions, VariantParams(**_variant(VARIANTS[0])), subset)) == 3
+    )
+
+
+def test_missing_bridge_rows_are_a_clear_error(tiny_llama):
+    bridged, captions = _tables()
+    settings = DecoderSettings.model_validate(_params(tiny_llama)["settings"])
+    variant = VariantParams(mode="zero_shot", bridge="diffusion_bridge")
+    with pytest.raises(ValueError, match="no 'text' rows of bridge 'diffusion_bridge'"):
+        training_pairs(bridged, captions, variant, settings)
+
+
+def test_variants_come_from_configuration():
+    assert configured_variants("base") == ["zero_shot_none", "zero_shot_diffusion_link"]
+    assert configured_variants("paper") == list(ALL_VARIANTS)
+    pipeline = create_pipeline(variants=["zero_shot_none"])
+    assert pipeline.outputs() == {"generated_captions"}
+    assert {"bridged_embeddings", "captions", "params:decoder_training.settings"} <= set(
+        pipeline.inputs()
+    )
+
+
+@pytest.mark.parametrize("env", ["base", "paper"])
+def test_parameters_validate(env):
+    params = yaml.safe_load((PROJECT / f"conf/{env}/parameters_decoder_training.yml").read_text())
+    settings = DecoderSettings.model_validate(params["decoder_training"]["settings"])
+    for variant in params["decoder_training"]["variants"].values():
+        VariantParams.model_validate(variant)
+    if env == "paper":
+        assert settings.model == "meta-llama/Llama-2-7b-hf" and settings.precision == "bf16"
+        opt = settings.optimiser
+        assert (opt.batch_size, opt.epochs, opt.warmup_epochs, opt.lr) == (4, 50, 2, 5e-6)
+        assert (settings.lora.r, settings.lora.alpha, settings.lora.dropout) == (8, 32, 0.05)
+        assert settings.lora.target_modules == ["q_proj", "v_proj"]
