@@ -24,7 +24,8 @@ nbformat = pytest.importorskip("nbformat")
 logger = logging.getLogger(__name__)
 PROJECT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p.name for p in (PROJECT / "notebooks").glob("*.ipynb"))
-PIPELINES = ("data_prep", "embedding", "bridge_training", "evaluation")
+PIPELINES = ("data_prep", "embedding", "bridge_training", "decoder_training", "evaluation")
+SMOLLM2 = PROJECT / "data" / "06_models" / "smollm2-135m-instruct"  # made by `make setup`
 TINY = {"model": {"width": 32}, "training": {"steps": 20, "checkpoint_every": 10}}
 LOCAL_PARAMETERS = {
     "bridge_training": {
@@ -34,7 +35,14 @@ LOCAL_PARAMETERS = {
             "diffusion_bridge": TINY,
             "diffgap": {**TINY, "model": {"width": 32, "ddim_steps": 10}},
         },
-    }
+    },
+    "decoder_training": {
+        "settings": {
+            "model": str(SMOLLM2),
+            "train_subset": 16,
+            "generation": {"max_new_tokens": 4},
+        }
+    },
 }
 
 
@@ -54,7 +62,7 @@ def environment() -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def ran_project(tmp_path_factory) -> Path:
-    """A copy of the project in which the four default pipelines have run (tiny bridges)."""
+    """A copy of the project in which the default pipelines have run (tiny bridges, decoders)."""
     root = tmp_path_factory.mktemp("project")
     ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "local")
     for folder in ("conf", "src", "notebooks"):

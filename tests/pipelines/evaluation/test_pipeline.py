@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -151,12 +152,29 @@ def output_catalog(root: Path) -> DataCatalog:
     return catalog
 
 
+def generated_for(text: pd.DataFrame, captions: pd.DataFrame) -> pd.DataFrame:
+    """Stand-in decoder outputs for the test clips: each clip's first reference caption."""
+    test = captions[captions["caption_id"].isin(text["caption_id"]) & (captions["split"] == "test")]
+    first = test.drop_duplicates("clip_id")
+    return pd.DataFrame(
+        {
+            "clip_id": first["clip_id"],
+            "mode": "zero_shot",
+            "bridge": "none",
+            "caption": first["caption"],
+        }
+    )
+
+
 @pytest.fixture(scope="module")
-def run(tables, bridged, tmp_path_factory):
+def run(tables, bridged, default_captions, tmp_path_factory):
     audio, text = tables
     models, bridged_embeddings, sweep = bridged
     catalog = output_catalog(tmp_path_factory.mktemp("reporting"))
+    captions = default_captions[default_captions["caption_id"].isin(text["caption_id"])]
     inputs = {
+        "generated_captions": generated_for(text, default_captions),
+        "captions": captions.reset_index(drop=True),
         "audio_embeddings": audio,
         "text_embeddings": text,
         "bridged_embeddings": bridged_embeddings,
@@ -174,6 +192,8 @@ def test_pipeline_interface():
     pipeline = create_pipeline()
     assert pipeline.outputs() == set(OUTPUTS)
     assert pipeline.inputs() == {
+        "generated_captions",
+        "captions",
         "audio_embeddings",
         "text_embeddings",
         "bridged_embeddings",
@@ -231,8 +251,12 @@ def test_report_json_follows_the_schema(run, tables):
         assert 0.0 <= recalls[0] <= recalls[1] <= recalls[2] <= 1.0
     assert set(report["s_star_sweep"]) == {"100", "300"}
     assert all(-1.0 <= v <= 1.0 for v in report["s_star_sweep"].values())
-    assert report["captioning"] == {}
-    assert report["unavailable"] == {"captioning": "decoder_training pipeline not built yet"}
+    scores = report["captioning"]["zero_shot"]["none"]
+    assert set(scores) == {"METEOR", "CIDEr", "SPICE", "SPIDEr", "BLEU_4", "ROUGE_L"}
+    assert scores["BLEU_4"] > 90 and scores["CIDEr"] > 100  # the references themselves
+    if scores["SPICE"] is None:  # no Stanford CoreNLP here: said so, never 0
+        assert set(report["unavailable"]) == {"SPICE", "SPIDEr"}
+        assert scores["SPIDEr"] is None
 
 
 def test_identity_and_c3_metrics_match_direct_computations(run, tables):
@@ -262,7 +286,7 @@ def test_report_md_lays_out_the_tables_and_warns_when_simulated(run):
     for heading in ("## Table 1", "## Table 2", "## Modality-gap measures", "## Captioning"):
         assert heading in markdown
     assert "raw encoder space" in markdown and "(0.688)" in markdown  # the paper's DL (a)
-    assert "decoder_training pipeline not built yet" in markdown
+    assert "| zero_shot | none |" in markdown and "(48.0)" in markdown  # the paper's CIDEr
 
 
 def test_report_of_real_audio_has_no_warning(run, tables):
@@ -270,8 +294,9 @@ def test_report_of_real_audio_has_no_warning(run, tables):
     real_audio = audio.copy()
     real_audio.attrs = {**audio.attrs, "simulated_audio": False, "encoder": "laion_clap"}
     gap = run.load("report_json")["modality_gap"]
+    captioning = {"captioning": {}, "unavailable": {}}
     markdown, report = build_report(
-        gap, {"100": 0.5}, text, real_audio, EvaluationParams(**evaluation_parameters())
+        gap, {"100": 0.5}, text, real_audio, EvaluationParams(**evaluation_parameters()), captioning
     )
     assert report["simulated_audio"] is False and report["encoder"] == "laion_clap"
     assert "Warning" not in markdown

@@ -19,6 +19,7 @@ from diffusion_link.pipelines.decoder_training.nodes import (
     generate_captions,
     train_decoder,
 )
+from diffusion_link.settings import CONFIG_LOADER_ARGS
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +46,8 @@ def configured_variants(env: str | None = None) -> list[str]:
         warnings.simplefilter("ignore", UserWarning)
         loader = OmegaConfigLoader(
             conf_source=str(_conf_source()),
-            base_env="base",
-            default_run_env="local",
             env=env or os.environ.get("KEDRO_ENV"),
+            **CONFIG_LOADER_ARGS,  # the project's own merge strategy (soft for parameters)
         )
         parameters = loader["parameters"]
     variants = parameters.get("decoder_training", {}).get("variants") or {}

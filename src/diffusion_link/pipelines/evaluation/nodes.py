@@ -58,7 +58,7 @@ BRIDGE_LABELS: dict[str, str] = {
     "diffgap": "DG",
     "diffusion_link": "DL",
 }
-CAPTIONING_UNAVAILABLE = "decoder_training pipeline not built yet"
+CAPTION_METRICS = ("METEOR", "CIDEr", "SPICE", "SPIDEr", "BLEU_4", "ROUGE_L")
 
 
 class _Strict(BaseModel):
@@ -87,6 +87,7 @@ class PaperReference(_Strict):
     n_train_captions: PositiveInt
     table_1: dict[Table1Row, dict[BridgeName, float]]
     table_2: dict[int, float]
+    table_4: dict[str, dict[str, dict[str, float]]] = {}  # mode -> bridge -> metric
 
 
 class EvaluationParams(_Strict):
@@ -394,8 +395,12 @@ def build_report(
     text_embeddings: pd.DataFrame,
     audio_embeddings: pd.DataFrame,
     evaluation: EvaluationParams,
+    captioning: dict[str, dict[str, Any]],
 ) -> tuple[str, dict[str, Any]]:
-    """``report.md`` and ``report.json``: this run's numbers, the paper's beside them."""
+    """``report.md`` and ``report.json``: this run's numbers, the paper's beside them.
+
+    ``captioning`` is :func:`captioning_metrics`' output (its unavailable metrics included).
+    """
     params = EvaluationParams.model_validate(evaluation)
     pairs = split_pairs(
         _split_audio_ids(audio_embeddings, params.split), text_embeddings, params.split
@@ -416,8 +421,8 @@ def build_report(
             for bridge, values in modality_gap.items()
         },
         "s_star_sweep": {key: _number(value) for key, value in s_star.items()},
-        "captioning": {},
-        "unavailable": {"captioning": CAPTIONING_UNAVAILABLE},
+        "captioning": captioning["captioning"],
+        "unavailable": dict(captioning["unavailable"]),
     }
     for bridge, values in report["modality_gap"].items():
         for key, value in values.items():
@@ -548,7 +553,25 @@ def _report_markdown(
         "UMAP of audio, text and Diffusion-Link's text-like embeddings: catalog entry "
         "`umap_figure` (data/08_reporting/umap_figure.png/<version>/).",
         "",
-        "## Captioning (Tables 3-4)",
+        "## Captioning (Tables 3-4) - this run (paper)",
+        "",
+        f"x100, PTB tokenisation, all references of each {params.split} clip; n/a = unavailable "
+        "(reason below).",
+        "",
+    ]
+    rows = []
+    for mode, by_bridge in report["captioning"].items():
+        for bridge, scores in by_bridge.items():
+            paper_scores = paper.table_4.get(mode, {}).get(bridge, {})
+            rows.append(
+                [
+                    mode,
+                    bridge,
+                    *(_caption_cell(scores.get(m), paper_scores.get(m)) for m in CAPTION_METRICS),
+                ]
+            )
+    lines += _markdown_table(["mode", "bridge", *CAPTION_METRICS], rows)
+    lines += [
         "",
         *(
             f"- {metric}: unavailable ({reason})"
@@ -557,3 +580,8 @@ def _report_markdown(
         "",
     ]
     return "\n".join(lines)
+
+
+def _caption_cell(value: float | None, paper: float | None) -> str:
+    shown = "n/a" if value is None else f"{value:.1f}"
+    return shown if paper is None else f"{shown} ({paper:.1f})"

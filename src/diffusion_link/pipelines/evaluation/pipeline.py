@@ -5,6 +5,7 @@ from kedro.pipeline import Node, Pipeline
 from diffusion_link.bridges import BRIDGES
 from diffusion_link.pipelines.evaluation.nodes import (
     build_report,
+    captioning_metrics,
     modality_gap_metrics,
     plot_umap,
     s_star_table,
@@ -44,6 +45,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="plot_umap",
             ),
             Node(
+                captioning_metrics,
+                ["generated_captions", "captions", "params:evaluation"],
+                "captioning_metrics",
+                name="captioning_metrics",
+            ),
+            Node(
                 build_report,
                 [
                     "modality_gap_metrics",
@@ -51,6 +58,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "text_embeddings",
                     "audio_embeddings",
                     "params:evaluation",
+                    "captioning_metrics",
                 ],
                 ["report_md", "report_json"],
                 name="build_report",
