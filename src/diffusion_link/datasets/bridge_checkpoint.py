@@ -2,42 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-from kedro.io.core import AbstractDataset, AbstractVersionedDataset, DatasetError, Version
+from kedro.io.core import AbstractDataset, DatasetError
 
 from diffusion_link.bridges import Bridge, load_bridge
+from diffusion_link.datasets.pretrained_folder import PretrainedFolderDataset
 from diffusion_link.training import TrainingStateStore
 
 
-class BridgeCheckpointDataset(AbstractVersionedDataset[Bridge, Bridge]):
-    """A bridge saved with ``save_pretrained`` (safetensors + config.json) in a local folder.
-
-    Versioned folders are never overwritten; the folder appears only once it is complete.
-    """
-
-    def __init__(
-        self, filepath: str, version: Version | None = None, metadata: dict[str, Any] | None = None
-    ) -> None:
-        self.metadata = metadata
-        super().__init__(filepath=PurePosixPath(filepath), version=version)
+class BridgeCheckpointDataset(PretrainedFolderDataset[Bridge]):
+    """A bridge saved with ``save_pretrained`` (safetensors + config.json) in a local folder."""
 
     def load(self) -> Bridge:
         return load_bridge(Path(self._get_load_path()))
-
-    def save(self, data: Bridge) -> None:
-        data.save_pretrained(Path(self._get_save_path()))
-
-    def _exists(self) -> bool:
-        try:
-            path = self._get_load_path()
-        except DatasetError:
-            return False
-        return Path(path).is_dir()
-
-    def _describe(self) -> dict[str, Any]:
-        return {"filepath": self._filepath, "version": self._version}
 
 
 class TrainingStateDataset(AbstractDataset[None, TrainingStateStore]):

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-from kedro.io.core import AbstractVersionedDataset, DatasetError, Version
+from kedro.io.core import DatasetError, Version
 
+from diffusion_link.datasets.pretrained_folder import PretrainedFolderDataset
 from diffusion_link.decoder import CaptionDecoder
 
 
-class DecoderCheckpointDataset(AbstractVersionedDataset[CaptionDecoder, CaptionDecoder]):
+class DecoderCheckpointDataset(PretrainedFolderDataset[CaptionDecoder]):
     """A :class:`CaptionDecoder` folder: ``head.safetensors``, PEFT ``adapter/``, config JSON.
 
     The base LLM is not copied: loading reads it from where the saved config names it, or from
@@ -33,8 +34,7 @@ class DecoderCheckpointDataset(AbstractVersionedDataset[CaptionDecoder, CaptionD
         unknown = set(self._load_args) - {"base_model", "device"}
         if unknown:
             raise DatasetError(f"DecoderCheckpointDataset: unknown load_args {sorted(unknown)}")
-        self.metadata = metadata
-        super().__init__(filepath=PurePosixPath(filepath), version=version)
+        super().__init__(filepath, version, metadata)
 
     def load(self) -> CaptionDecoder:
         device = self._load_args.get("device", "auto")
@@ -48,15 +48,5 @@ class DecoderCheckpointDataset(AbstractVersionedDataset[CaptionDecoder, CaptionD
             device=device,
         )
 
-    def save(self, data: CaptionDecoder) -> None:
-        data.save_pretrained(Path(self._get_save_path()))
-
-    def _exists(self) -> bool:
-        try:
-            path = self._get_load_path()
-        except DatasetError:
-            return False
-        return Path(path).is_dir()
-
     def _describe(self) -> dict[str, Any]:
-        return {"filepath": self._filepath, "version": self._version, "load_args": self._load_args}
+        return {**super()._describe(), "load_args": self._load_args}
