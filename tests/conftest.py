@@ -33,6 +33,19 @@ def default_captions() -> pd.DataFrame:
     )
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op thread for a module that trains in-process: on a shared 2-core machine,
+    OpenMP threads waiting for each other while another job holds a core make small steps
+    many times slower. Request it with ``pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def sentence_encoder():
     from diffusion_link.encoders import SentenceEncoder

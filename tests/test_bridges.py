@@ -29,14 +29,7 @@ CLASSES = {"diffusion_link": DiffusionLink, "diffusion_bridge": DiffusionBridge,
 TINY = {"width": 32, "time_dim": 16}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One intra-op thread: on a shared 2-core machine, OpenMP threads that wait for each
-    other while another job holds a core make small steps many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def pairs(n: int = 256, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -14,14 +14,7 @@ from diffusion_link.training import TrainConfig, Trainer, TrainingStateStore
 DIM = 8
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One intra-op thread: on a shared 2-core machine, OpenMP threads that wait for each
-    other while another job holds a core make small steps many times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def paired_data(n: int = 48) -> dict[str, torch.Tensor]:

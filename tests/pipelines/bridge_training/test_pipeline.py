@@ -54,14 +54,7 @@ DIFFUSION = ("diffusion_bridge", "diffgap", "diffusion_link")
 TABLE_VERSION = "2020-01-01T00.00.00.000Z"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """In-process training on one thread: on a shared 2-core machine, two spinning OpenMP
-    threads competing with other jobs can make each small step 100x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def base_parameters() -> dict:

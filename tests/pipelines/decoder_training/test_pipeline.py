@@ -34,12 +34,7 @@ DIM = 16
 VARIANTS = ["zero_shot_none", "zero_shot_diffusion_link", "supervised_diffusion_link"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
