@@ -57,3 +57,11 @@ def sentence_encoder():
 def default_text_embeddings(sentence_encoder, default_captions):
     """Real all-MiniLM-L6-v2 embeddings of every default caption, row-aligned with them."""
     return sentence_encoder.embed_text(default_captions["caption"].tolist())
+
+
+@pytest.fixture(scope="session")
+def tiny_llama(tmp_path_factory) -> Path:
+    """A random 2-layer LLaMA + a BPE tokenizer built offline (see decoder_fixtures)."""
+    from decoder_fixtures import make_tiny_llama
+
+    return make_tiny_llama(tmp_path_factory.mktemp("tiny_llama"))

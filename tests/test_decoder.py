@@ -16,10 +16,8 @@ from diffusion_link.decoder import (
     GenerationSettings,
     ModelNotAvailableError,
     PrefixHead,
-    TrainSettings,
-    drop_empty_captions,
-    warmup_cosine,
 )
+from diffusion_link.decoder_trainer import TrainSettings, drop_empty_captions, warmup_cosine
 
 PROJECT = Path(__file__).resolve().parents[1]
 SMOLLM2 = PROJECT / "data" / "06_models" / "smollm2-135m-instruct"
@@ -27,11 +25,6 @@ DIM = 16
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-@pytest.fixture(scope="module")
-def tiny_llama(tmp_path_factory) -> Path:
-    return make_tiny_llama(tmp_path_factory.mktemp("tiny_llama"))
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +76,7 @@ def test_no_pad_tokenizer_pads_with_eos_and_loss_covers_caption_and_eos_only(tin
         assert labels[row, end].item() == tok.eos_token_id  # EOS is learnt
         assert (labels[row, end + 1 :] == -100).all()  # padding (also EOS ids) is not
         assert mask[row, : end + 1].all() and not mask[row, end + 1 :].any()
-    assert decoder.loss(_embeddings(2), ids).isfinite()
+    assert decoder(_embeddings(2), ids).isfinite()
 
 
 def test_supervised_head_has_ten_prefix_vectors_and_no_prompt(tiny_llama):
@@ -110,7 +103,7 @@ def test_long_captions_are_truncated_and_counted(tiny_llama, caplog):
 
 
 def test_empty_captions_are_left_out_and_counted(caplog):
-    with caplog.at_level(logging.WARNING, logger="diffusion_link.decoder"):
+    with caplog.at_level(logging.WARNING, logger="diffusion_link.decoder_trainer"):
         embeddings, captions = drop_empty_captions(_embeddings(4), ["a dog", "", "  ", None])
     assert captions == ["a dog"] and embeddings.shape == (1, DIM)
     assert any("3 of 4 captions are empty" in r.message for r in caplog.records)

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from decoder_fixtures import CAPTIONS, make_tiny_llama
-from diffusion_link.decoder import CaptionDecoder, DecoderConfig, GenerationSettings, TrainSettings
+from diffusion_link.decoder import CaptionDecoder, DecoderConfig, GenerationSettings
+from diffusion_link.decoder_trainer import TrainSettings
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 DIM = 16

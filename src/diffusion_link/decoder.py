@@ -15,19 +15,21 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
-from tqdm.auto import tqdm
 
 from diffusion_link.atomic import atomic_directory
+
+if TYPE_CHECKING:
+    from diffusion_link.decoder_trainer import TrainSettings
+    from diffusion_link.training import TrainingStateStore
 
 logger = logging.getLogger(__name__)
 
@@ -96,29 +98,6 @@ class DecoderConfig:
         data = asdict(self)
         data["lora"]["target_modules"] = list(self.lora.target_modules)
         return data
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    epochs: float = 1.0
-    batch_size: int = 8
-    grad_accumulation: int = 1
-    lr: float = 1e-4  # the peak of warm-up then cosine decay
-    warmup_epochs: float = 0.0
-    weight_decay: float = 0.0
-    head_lr_scale: float = 1.0  # the prefix head's learning rate = lr x this
-    noise_std: float = 0.0  # Gaussian noise on the input embedding (zero-shot training)
-    seed: int = 0
-    log_every: int = 10
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        if self.epochs <= 0 or self.batch_size < 1 or self.grad_accumulation < 1:
-            raise ValueError("epochs must be > 0 and batch_size, grad_accumulation >= 1")
-        if self.lr <= 0 or self.head_lr_scale <= 0:
-            raise ValueError("lr and head_lr_scale must be > 0")
-        if self.warmup_epochs < 0 or self.noise_std < 0:
-            raise ValueError("warmup_epochs and noise_std must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -194,10 +173,12 @@ def _how_to_obtain(name: str) -> str:
     )
 
 
-def load_base_model(name: str, dtype: torch.dtype = torch.float32) -> tuple[nn.Module, Any]:
-    """(causal LM, tokenizer) from a local folder or a hub name; one clear error if missing."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def base_model_source(name: str) -> tuple[str, dict[str, Any]]:
+    """Where to load ``name`` from (+ loading options); one clear error when it is missing.
 
+    A local folder must hold a config.json; offline, a hub name must be in the Hugging Face
+    cache. Cheap (no weights are read), so launchers check it before starting processes.
+    """
     if _looks_local(name):
         path = Path(name).expanduser()
         if not (path / "config.json").is_file():
@@ -205,10 +186,24 @@ def load_base_model(name: str, dtype: torch.dtype = torch.float32) -> tuple[nn.M
                 f"caption LLM {name!r} not found (no config.json in that folder): "
                 f"{_how_to_obtain(name)}"
             )
-        source, kwargs = str(path), {}
-    else:
-        source = name
-        kwargs = {"local_files_only": True} if _offline() else {}
+        return str(path), {}
+    if not _offline():
+        return name, {}
+    from huggingface_hub import try_to_load_from_cache
+
+    if not isinstance(try_to_load_from_cache(name, "config.json"), str):
+        raise ModelNotAvailableError(
+            f"caption LLM {name!r} is offline and not in the Hugging Face cache: "
+            f"{_how_to_obtain(name)}"
+        )
+    return name, {"local_files_only": True}
+
+
+def load_base_model(name: str, dtype: torch.dtype = torch.float32) -> tuple[nn.Module, Any]:
+    """(causal LM, tokenizer) from a local folder or a hub name; one clear error if missing."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source, kwargs = base_model_source(name)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
         model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **kwargs)
@@ -336,7 +331,7 @@ class CaptionDecoder(nn.Module):
     def tokenize_captions(self, captions: Sequence[str]) -> list[list[int]]:
         """Token ids of each caption (no special tokens), truncated to max_caption_tokens.
 
-        Captions must be non-empty (see :func:`drop_empty_captions`).
+        Captions must be non-empty (see :func:`diffusion_link.decoder_trainer.drop_empty_captions`).
         """
         ids = self.tokenizer(list(captions), add_special_tokens=False)["input_ids"]
         limit = self.config.max_caption_tokens
@@ -383,7 +378,10 @@ class CaptionDecoder(nn.Module):
             "labels": torch.cat([ignore, tokens.masked_fill(mask == 0, -100)], dim=1),
         }
 
-    def loss(self, embeddings: torch.Tensor, caption_ids: Sequence[Sequence[int]]) -> torch.Tensor:
+    def forward(
+        self, embeddings: torch.Tensor, caption_ids: Sequence[Sequence[int]]
+    ) -> torch.Tensor:
+        """The captioning loss (mean over caption and EOS tokens) of one batch."""
         batch = self.build_batch(embeddings, caption_ids)
         with torch.autocast(
             self.device.type,
@@ -395,71 +393,19 @@ class CaptionDecoder(nn.Module):
     # -- training
 
     def fit(
-        self, embeddings: torch.Tensor, captions: Sequence[str], settings: TrainSettings
+        self,
+        embeddings: torch.Tensor,
+        captions: Sequence[str],
+        settings: TrainSettings,
+        store: TrainingStateStore | None = None,
     ) -> list[dict[str, float]]:
-        """Train head + LoRA on (embedding, caption) pairs; returns the loss history."""
-        embeddings, captions = drop_empty_captions(embeddings, captions)
-        if len(captions) == 0:
-            raise ValueError("no non-empty captions to train the caption decoder on")
-        caption_ids = self.tokenize_captions(captions)
-        generator = torch.Generator().manual_seed(settings.seed)
-        n = len(caption_ids)
-        steps_per_epoch = math.ceil(n / (settings.batch_size * settings.grad_accumulation))
-        total = max(1, round(settings.epochs * steps_per_epoch))
-        warmup = round(settings.warmup_epochs * steps_per_epoch)
-        parameters = [p for p in self.parameters() if p.requires_grad]
-        head_ids = {id(p) for p in self.head.parameters()}
-        optimiser = torch.optim.AdamW(
-            [
-                {"params": [p for p in parameters if id(p) not in head_ids], "lr": settings.lr},
-                {
-                    "params": list(self.head.parameters()),
-                    "lr": settings.lr * settings.head_lr_scale,
-                },
-            ],
-            weight_decay=settings.weight_decay,
-        )
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, warmup_cosine(warmup, total))
-        logger.info(
-            "Training the %s decoder on %d captions: %d optimiser steps (%d per epoch, "
-            "batch %d x %d accumulation), %d trainable parameters",
-            self.config.mode,
-            n,
-            total,
-            steps_per_epoch,
-            settings.batch_size,
-            settings.grad_accumulation,
-            sum(p.numel() for p in parameters),
-        )
-        self.train()
-        order: list[int] = []
-        history: list[dict[str, float]] = []
-        progress = tqdm(range(total), desc="decoder", disable=not settings.progress, leave=False)
-        for step in progress:
-            optimiser.zero_grad(set_to_none=True)
-            step_loss = 0.0
-            for _ in range(settings.grad_accumulation):
-                if len(order) < settings.batch_size:
-                    order += torch.randperm(n, generator=generator).tolist()
-                index, order = order[: settings.batch_size], order[settings.batch_size :]
-                batch = embeddings[index]
-                if settings.noise_std > 0:
-                    noise = torch.randn(batch.shape, generator=generator) * settings.noise_std
-                    batch = batch + noise
-                loss = self.loss(batch, [caption_ids[i] for i in index])
-                (loss / settings.grad_accumulation).backward()
-                step_loss += loss.item() / settings.grad_accumulation
-            lr = scheduler.get_last_lr()[0]
-            optimiser.step()
-            scheduler.step()
-            record = {"step": step + 1, "loss": step_loss, "lr": lr}
-            history.append(record)
-            progress.set_postfix(loss=f"{step_loss:.3f}")
-            if (step + 1) % settings.log_every == 0 or step + 1 == total:
-                logger.info("decoder step %d/%d loss %.4f", step + 1, total, step_loss)
-        self.eval()
-        self.history = history
-        return history
+        """Train head + LoRA on (embedding, caption) pairs in this process; the loss history.
+
+        See :class:`diffusion_link.decoder_trainer.DecoderTrainer` (resume, several processes).
+        """
+        from diffusion_link.decoder_trainer import DecoderTrainer
+
+        return DecoderTrainer(self, embeddings, captions, settings, store).run()
 
     # -- generation
 
@@ -553,27 +499,3 @@ class CaptionDecoder(nn.Module):
         decoder.history = saved.get("history", [])
         decoder.eval()
         return decoder
-
-
-def warmup_cosine(warmup: int, total: int):
-    """LR multiplier: linear warm-up over ``warmup`` steps, then cosine decay to 0 at ``total``."""
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        progress = (step - warmup) / max(1, total - warmup)
-        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-    return factor
-
-
-def drop_empty_captions(
-    embeddings: torch.Tensor, captions: Sequence[str]
-) -> tuple[torch.Tensor, list[str]]:
-    """Leave out pairs whose caption is empty or blank (None/NaN too), counting them in the log."""
-    keep = [isinstance(c, str) and bool(c.strip()) for c in captions]
-    dropped = len(keep) - sum(keep)
-    if dropped:
-        logger.warning("%d of %d captions are empty and were left out", dropped, len(keep))
-    index = torch.tensor([i for i, k in enumerate(keep) if k], dtype=torch.long)
-    return embeddings[index], [c.strip() for c, k in zip(captions, keep, strict=True) if k]

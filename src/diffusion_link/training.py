@@ -78,13 +78,37 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot store {type(value).__name__} in training-state metadata")
 
 
-def _prefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def prefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {f"{prefix}.{k}": v for k, v in tensors.items()}
 
 
-def _unprefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def unprefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     cut = len(prefix) + 1
     return {k[cut:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+
+
+def optimizer_state(
+    optimizer: torch.optim.Optimizer,
+) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
+    """An optimiser's state as safetensors-ready tensors ("optimizer.<i>.<slot>") + param groups."""
+    state = optimizer.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    for index, slots in state["state"].items():
+        tensors.update(prefixed(f"optimizer.{index}", slots))
+    return tensors, state["param_groups"]
+
+
+def load_optimizer_state(
+    optimizer: torch.optim.Optimizer,
+    tensors: dict[str, torch.Tensor],
+    param_groups: list[dict[str, Any]],
+) -> None:
+    """The inverse of :func:`optimizer_state`."""
+    slots: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in unprefixed("optimizer", tensors).items():
+        index, name = key.split(".", 1)
+        slots.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": slots, "param_groups": param_groups})
 
 
 @dataclass
@@ -188,23 +212,22 @@ class Trainer:
         return parts
 
     def _state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        optimizer = self.optimizer.state_dict()
+        optimizer, param_groups = optimizer_state(self.optimizer)
         tensors = {
-            **_prefixed("model", self.model.state_dict()),
-            **_prefixed("ema", self.ema.state_dict()),
+            **optimizer,
+            **prefixed("model", self.model.state_dict()),
+            **prefixed("ema", self.ema.state_dict()),
             "rng": self.generator.get_state(),
             "global_rng": torch.get_rng_state(),
             "order": self.order,
         }
         if self.device.type == "cuda":
             tensors["global_cuda_rng"] = torch.cuda.get_rng_state(self.device)
-        for index, slots in optimizer["state"].items():
-            tensors.update(_prefixed(f"optimizer.{index}", slots))
         meta = {
             "fingerprint": self.fingerprint,
             "step": self.step,
             "position": self.position,
-            "param_groups": optimizer["param_groups"],
+            "param_groups": param_groups,
             "scheduler": self.scheduler.state_dict(),
             "history": self.history,
         }
@@ -212,13 +235,9 @@ class Trainer:
 
     def _restore(self, saved: dict[str, Any]) -> None:
         tensors, meta = saved["tensors"], saved["meta"]
-        self.model.load_state_dict(_unprefixed("model", tensors))
-        self.ema.load_state_dict(_unprefixed("ema", tensors))
-        slots: dict[int, dict[str, torch.Tensor]] = {}
-        for key, value in _unprefixed("optimizer", tensors).items():
-            index, name = key.split(".", 1)
-            slots.setdefault(int(index), {})[name] = value
-        self.optimizer.load_state_dict({"state": slots, "param_groups": meta["param_groups"]})
+        self.model.load_state_dict(unprefixed("model", tensors))
+        self.ema.load_state_dict(unprefixed("ema", tensors))
+        load_optimizer_state(self.optimizer, tensors, meta["param_groups"])
         if self.cuda_graph:
             for group in self.optimizer.param_groups:
                 group["lr"] = torch.tensor(group["lr"], device=self.device)

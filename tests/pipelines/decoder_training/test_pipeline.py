@@ -14,7 +14,7 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.io.core import Version
 from kedro.runner import SequentialRunner
 
-from diffusion_link.datasets import DecoderCheckpointDataset
+from diffusion_link.datasets import DecoderCheckpointDataset, TrainingStateDataset
 from diffusion_link.datasets.embedding_table import with_embeddings
 from diffusion_link.decoder import GenerationSettings
 from diffusion_link.pipelines.decoder_training import create_pipeline
@@ -28,18 +28,13 @@ from diffusion_link.pipelines.decoder_training.pipeline import ALL_VARIANTS, con
 TESTS = Path(__file__).resolve().parents[2]
 PROJECT = TESTS.parent
 sys.path.insert(0, str(TESTS))
-from decoder_fixtures import CAPTIONS, make_tiny_llama  # noqa: E402
+from decoder_fixtures import CAPTIONS  # noqa: E402
 
 DIM = 16
 VARIANTS = ["zero_shot_none", "zero_shot_diffusion_link", "supervised_diffusion_link"]
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-@pytest.fixture(scope="module")
-def tiny_llama(tmp_path_factory) -> Path:
-    return make_tiny_llama(tmp_path_factory.mktemp("tiny_llama"))
 
 
 def _tables() -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -91,8 +86,9 @@ class KeptDataset(MemoryDataset):
 @pytest.fixture(scope="module")
 def pipeline_run(tiny_llama, tmp_path_factory):
     bridged, captions = _tables()
-    params = _params(tiny_llama)
     root = tmp_path_factory.mktemp("decoder_training")
+    params = _params(tiny_llama)
+    params["settings"]["job_dir"] = str(root / "jobs")
     datasets = {
         "bridged_embeddings": MemoryDataset(bridged),
         "captions": MemoryDataset(captions),
@@ -107,6 +103,9 @@ def pipeline_run(tiny_llama, tmp_path_factory):
             str(root / name), version=Version(None, None), load_args={"device": "cpu"}
         )
         datasets[f"{name}.generated_captions"] = KeptDataset()
+        datasets[f"{name}.decoder_training_state"] = TrainingStateDataset(
+            str(root / "training_state" / f"{name}.safetensors")
+        )
     catalog = DataCatalog(datasets)
     SequentialRunner().run(create_pipeline(variants=VARIANTS), catalog)
     return catalog, root, bridged, captions
@@ -126,6 +125,8 @@ def test_every_variant_captions_every_test_clip(pipeline_run):
     for name in VARIANTS:  # one versioned folder per variant, complete
         (version,) = list((root / name).iterdir())
         assert (version / name / "adapter" / "adapter_config.json").is_file()
+        assert (root / "training_state" / f"{name}.safetensors").is_file()  # resumable
+    assert list((root / "jobs").iterdir()) == []  # the launch's job folders are cleaned up
 
 
 def test_saved_decoder_reloads_and_generates_the_same(pipeline_run, tiny_llama):

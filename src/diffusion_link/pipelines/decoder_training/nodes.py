@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Literal
 
 import pandas as pd
@@ -22,8 +23,10 @@ from diffusion_link.decoder import (
     CaptionDecoder,
     DecoderConfig,
     GenerationSettings,
-    TrainSettings,
 )
+from diffusion_link.decoder_launch import Job, LaunchSettings, train_in_processes
+from diffusion_link.decoder_trainer import TrainSettings
+from diffusion_link.training import TrainingStateStore
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +66,16 @@ class OptimiserParams(_Strict):
     head_lr_scale: float = Field(1.0, gt=0.0)  # prefix head lr = lr x this
     seed: int = 0
     log_every: PositiveInt = 10
+    checkpoint_every: PositiveInt = 50  # optimiser steps between saved training states
+
+
+class AccelerateParams(_Strict):
+    """``accelerate launch`` options for several machines (one machine needs none of them)."""
+
+    num_machines: PositiveInt = 1
+    main_process_ip: str | None = None  # machine 0's address
+    main_process_port: PositiveInt | None = None  # None = a free port
+    extra_args: list[str] = []  # more `accelerate launch` options, e.g. ["--gpu_ids", "0,1"]
 
 
 class ZeroShotParams(_Strict):
@@ -88,7 +101,7 @@ class DecoderSettings(_Strict):
     """Shared by every variant: ``decoder_training.settings``."""
 
     model: str  # hub name or local folder
-    device: str = "auto"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "bf16", "fp32"] = "auto"
     train_split: str = "train"
     test_split: str = "test"
@@ -100,13 +113,10 @@ class DecoderSettings(_Strict):
     zero_shot: ZeroShotParams = ZeroShotParams()
     supervised: SupervisedParams = SupervisedParams()
     generation: GenerationParams = GenerationParams()
+    num_processes: PositiveInt = 1  # training processes in total (GPUs; CPU processes on CPU)
+    accelerate: AccelerateParams = AccelerateParams()
+    job_dir: str = "data/06_models/decoder_jobs"  # shared storage when on several machines
     progress_bar: bool = True
-
-
-def _device(name: str) -> str:
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
 
 
 def _rows(bridged_embeddings: pd.DataFrame, bridge: str, source: str, split: str) -> pd.DataFrame:
@@ -179,21 +189,17 @@ def train_decoder(
     captions: pd.DataFrame,
     variant: VariantParams,
     settings: DecoderSettings,
+    training_state: TrainingStateStore,
 ) -> CaptionDecoder:
-    """Fit head + LoRA of one variant on its training pairs."""
+    """Fit head + LoRA of one variant under ``accelerate launch`` (1..N processes), resumably."""
     variant = VariantParams.model_validate(variant)
     settings = DecoderSettings.model_validate(settings)
     pairs = training_pairs(bridged_embeddings, captions, variant, settings)
     embeddings = torch.from_numpy(embedding_matrix(pairs))
-    config = decoder_config(variant, settings, embeddings.shape[1])
     opt = settings.optimiser
-    torch.manual_seed(opt.seed)
-    started = time.perf_counter()
-    decoder = CaptionDecoder.build(config, device=_device(settings.device))
-    decoder.fit(
-        embeddings,
-        pairs["caption"].tolist(),
-        TrainSettings(
+    job = Job(
+        config=decoder_config(variant, settings, embeddings.shape[1]),
+        settings=TrainSettings(
             epochs=opt.epochs,
             batch_size=opt.batch_size,
             grad_accumulation=opt.grad_accumulation,
@@ -204,15 +210,39 @@ def train_decoder(
             noise_std=settings.zero_shot.noise_std if variant.mode == "zero_shot" else 0.0,
             seed=opt.seed,
             log_every=opt.log_every,
+            checkpoint_every=opt.checkpoint_every,
             progress=settings.progress_bar,
         ),
+        device=settings.device,
+        state_path=str(training_state.path),
     )
+    accelerate = settings.accelerate
+    launch = LaunchSettings(
+        num_processes=settings.num_processes,
+        num_machines=accelerate.num_machines,
+        main_process_ip=accelerate.main_process_ip,
+        main_process_port=accelerate.main_process_port,
+        extra_args=tuple(accelerate.extra_args),
+    )
+    name = f"{variant.mode}_{variant.bridge}"
+    started = time.perf_counter()
+    decoder, reports = train_in_processes(
+        job, embeddings, pairs["caption"].tolist(), Path(settings.job_dir) / name, launch
+    )
+    for report in reports:
+        logger.info(
+            "%s rank %d/%d on %s: steps %d (resumed from %d), %d rows, final loss %.4f",
+            name,
+            report["rank"],
+            report["world_size"],
+            report["device"],
+            report["steps"],
+            report["resumed_from"],
+            report["rows_seen"],
+            report["final_loss"],
+        )
     logger.info(
-        "%s/%s decoder trained on %d pairs in %.1f s",
-        variant.mode,
-        variant.bridge,
-        len(pairs),
-        time.perf_counter() - started,
+        "%s decoder trained on %d pairs in %.1f s", name, len(pairs), time.perf_counter() - started
     )
     return decoder
 

@@ -68,6 +68,7 @@ def one_variant() -> Pipeline:
                     "captions",
                     "params:variant",
                     "params:decoder_training.settings",
+                    "decoder_training_state",
                 ],
                 "decoder",
                 name="train_decoder",
