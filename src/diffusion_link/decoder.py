@@ -104,6 +104,7 @@ class DecoderConfig:
 class GenerationSettings:
     num_beams: int = 1  # 1 = greedy
     max_new_tokens: int = 30
+    min_new_tokens: int = 0  # > 0: no EOS before this many tokens (no empty captions)
     batch_size: int = 64
     no_repeat_ngram_size: int = 0  # > 0: never repeat an n-gram of this size ("a car and a car")
 
@@ -290,11 +291,23 @@ class CaptionDecoder(nn.Module):
     @classmethod
     def build(cls, config: DecoderConfig, device: str | torch.device = "cpu") -> CaptionDecoder:
         """A fresh decoder: base LLM (frozen) + new LoRA adapter + new head, seeded by caller."""
+        device = torch.device(device)
+        base, tokenizer = load_base_model(
+            config.base_model, _resolve_dtype(config.precision, device)
+        )
+        return cls.from_base_model(config, base, tokenizer, device)
+
+    @classmethod
+    def from_base_model(
+        cls,
+        config: DecoderConfig,
+        base: nn.Module,
+        tokenizer: Any,
+        device: str | torch.device = "cpu",
+    ) -> CaptionDecoder:
+        """A fresh decoder around an already loaded causal LM (frozen) and its tokenizer."""
         from peft import LoraConfig, get_peft_model
 
-        device = torch.device(device)
-        dtype = _resolve_dtype(config.precision, device)
-        base, tokenizer = load_base_model(config.base_model, dtype)
         identity = model_identity(base, config.base_model)
         lora = LoraConfig(
             r=config.lora.r,
@@ -305,7 +318,7 @@ class CaptionDecoder(nn.Module):
         )
         llm = get_peft_model(base, lora)
         head = cls._head(config, identity["hidden_size"])
-        return cls(config, llm, tokenizer, head, identity).to(device)
+        return cls(config, llm, tokenizer, head, identity).to(torch.device(device))
 
     @staticmethod
     def _head(config: DecoderConfig, hidden: int) -> PrefixHead:
@@ -432,6 +445,7 @@ class CaptionDecoder(nn.Module):
                     inputs_embeds=lead,
                     attention_mask=mask,
                     max_new_tokens=settings.max_new_tokens,
+                    min_new_tokens=settings.min_new_tokens,
                     num_beams=settings.num_beams,
                     no_repeat_ngram_size=settings.no_repeat_ngram_size,
                     do_sample=False,

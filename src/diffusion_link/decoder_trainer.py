@@ -153,6 +153,7 @@ class DecoderTrainer:
         self.resumed_from = 0
         self.rows_seen = 0
         self._permutation: tuple[int, list[int]] = (-1, [])
+        self._model: torch.nn.Module | None = None
 
     # -- what this run is: a resumed state must come from the same one
 
@@ -246,7 +247,6 @@ class DecoderTrainer:
 
     def _train(self) -> None:
         settings = self.settings
-        model = self.accelerator.prepare(self.decoder) if self.world > 1 else self.decoder
         if self.rank == 0:
             logger.info(
                 "Training the %s decoder on %d captions: %d optimiser steps (%d per epoch, "
@@ -260,7 +260,6 @@ class DecoderTrainer:
                 settings.grad_accumulation,
                 sum(p.numel() for p in self.trainable.values()),
             )
-        model.train()
         progress = tqdm(
             total=self.total,
             initial=self.step,
@@ -270,30 +269,7 @@ class DecoderTrainer:
             leave=False,
         )
         while self.step < self.total:
-            self.optimiser.zero_grad(set_to_none=True)
-            step_loss = torch.zeros((), device=self.decoder.device)
-            for accumulated in range(settings.grad_accumulation):
-                micro_batch = self.step * settings.grad_accumulation + accumulated
-                torch.manual_seed(_seed(settings.seed, micro_batch, self.rank))
-                index = self.rows(micro_batch)
-                batch = self.embeddings[index]
-                if settings.noise_std > 0:
-                    batch = batch + torch.randn(batch.shape) * settings.noise_std
-                last = accumulated == settings.grad_accumulation - 1
-                sync = contextlib.nullcontext() if last or self.world == 1 else model.no_sync()
-                with sync:
-                    loss = model(batch, [self.caption_ids[i] for i in index])
-                    (loss / settings.grad_accumulation).backward()
-                step_loss += loss.detach().float() / settings.grad_accumulation
-                self.rows_seen += len(index)
-            lr = self.scheduler.get_last_lr()[0]
-            self.optimiser.step()
-            self.scheduler.step()
-            if self.world > 1:
-                step_loss = self.accelerator.reduce(step_loss, reduction="mean")
-            self.step += 1
-            record = {"step": self.step, "loss": float(step_loss), "lr": lr}
-            self.history.append(record)
+            record = self.train_step()
             progress.update(1)
             progress.set_postfix(loss=f"{record['loss']:.3f}")
             if self.rank == 0 and (self.step % settings.log_every == 0 or self.step == self.total):
@@ -301,3 +277,36 @@ class DecoderTrainer:
             if self.step % settings.checkpoint_every == 0 or self.step == self.total:
                 self._save_state()
         progress.close()
+
+    def train_step(self) -> dict[str, float]:
+        """One optimiser step (its micro-batches, AdamW, the schedule); its history record."""
+        settings = self.settings
+        if self._model is None:  # DistributedDataParallel around the decoder when world > 1
+            model = self.accelerator.prepare(self.decoder) if self.world > 1 else self.decoder
+            self._model = model.train()
+        model = self._model
+        self.optimiser.zero_grad(set_to_none=True)
+        step_loss = torch.zeros((), device=self.decoder.device)
+        for accumulated in range(settings.grad_accumulation):
+            micro_batch = self.step * settings.grad_accumulation + accumulated
+            torch.manual_seed(_seed(settings.seed, micro_batch, self.rank))
+            index = self.rows(micro_batch)
+            batch = self.embeddings[index]
+            if settings.noise_std > 0:
+                batch = batch + torch.randn(batch.shape) * settings.noise_std
+            last = accumulated == settings.grad_accumulation - 1
+            sync = contextlib.nullcontext() if last or self.world == 1 else model.no_sync()
+            with sync:
+                loss = model(batch, [self.caption_ids[i] for i in index])
+                (loss / settings.grad_accumulation).backward()
+            step_loss += loss.detach().float() / settings.grad_accumulation
+            self.rows_seen += len(index)
+        lr = self.scheduler.get_last_lr()[0]
+        self.optimiser.step()
+        self.scheduler.step()
+        if self.world > 1:
+            step_loss = self.accelerator.reduce(step_loss, reduction="mean")
+        self.step += 1
+        record = {"step": self.step, "loss": float(step_loss), "lr": lr}
+        self.history.append(record)
+        return record
