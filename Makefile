@@ -45,6 +45,8 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/embedding.py
+	$(BIN)/python bench/bridge.py
+	$(BIN)/python bench/decoder.py
 
 clean:
 	rm -rf $(VENV) .cache

@@ -14,8 +14,9 @@ in supervised mode (10 prefix vectors, no prompt) on captions of exactly ``--cap
 tokens, LoRA r 8 on q_proj/v_proj, batch ``--train-batch``; bf16 on CUDA.
 
 Models: a local folder (default: the project's SmolLM2-135M-Instruct) or ``llama2-7b-shape``,
-random weights in LLaMA-2-7B's shape (hidden 4096, 32 layers, vocabulary 32,000) built on the
-device, with SmolLM2's tokenizer for the ids (timing only). ``--layers`` shrinks it for a check.
+random weights in LLaMA-2-7B's shape (hidden 4096, 32 layers, 32 heads, MLP 11,008) built on the
+device, with SmolLM2's tokenizer for the ids, so its vocabulary is SmolLM2's 49,152 rather than
+32,000 (a larger output layer: the timings err on the slow side). ``--layers`` shrinks it.
 
     python bench/decoder.py                                   # CPU, SmolLM2
     python bench/decoder.py --device cuda --model llama2-7b-shape --captions 1024 --batch-size 512
@@ -50,8 +51,9 @@ def _llama2_7b_shape(device: str, layers: int | None):
     """Random LLaMA-2-7B-shaped weights, created on the device in bf16 (fp32 on CPU)."""
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
+    tokenizer = AutoTokenizer.from_pretrained(SMOLLM2)
     config = LlamaConfig(
-        vocab_size=32_000,
+        vocab_size=len(tokenizer),
         hidden_size=4096,
         intermediate_size=11_008,
         num_hidden_layers=layers or 32,
@@ -67,7 +69,6 @@ def _llama2_7b_shape(device: str, layers: int | None):
             model = LlamaForCausalLM(config)
     finally:
         torch.set_default_dtype(previous)
-    tokenizer = AutoTokenizer.from_pretrained(SMOLLM2)  # ids < 32,000 all decode
     model.config.eos_token_id = tokenizer.eos_token_id
     return model, tokenizer
 
