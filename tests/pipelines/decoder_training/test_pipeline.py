@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import sys
 from pathlib import Path
 
@@ -144,6 +146,22 @@ def test_saved_decoder_reloads_and_generates_the_same(pipeline_run, tiny_llama):
         GenerationSettings(max_new_tokens=5, batch_size=2, no_repeat_ngram_size=3),
     )
     assert again == saved["caption"].tolist()
+
+
+def test_a_rerun_resumes_from_the_saved_training_state(pipeline_run, caplog):
+    catalog, root, _, _ = pipeline_run
+    before = catalog.load("zero_shot_none.generated_captions")
+    nodes = "diffusion_link.pipelines.decoder_training.nodes"
+    with caplog.at_level(logging.INFO, logger=nodes):
+        SequentialRunner().run(create_pipeline(variants=["zero_shot_none"]), catalog)
+    (summary,) = [r.getMessage() for r in caplog.records if "resumed from" in r.getMessage()]
+    steps, resumed, rows = re.search(
+        r"steps (\d+) \(resumed from (\d+)\), (\d+) rows", summary
+    ).groups()
+    assert int(steps) == int(resumed) > 0 and rows == "0"  # nothing was trained again
+    assert len(list((root / "zero_shot_none").iterdir())) == 2  # a new version, the old kept
+    after = catalog.load("zero_shot_none.generated_captions")
+    assert after["caption"].tolist() == before["caption"].tolist()
 
 
 def test_zero_shot_pairs_text_rows_and_supervised_pairs_audio_rows(tiny_llama):
