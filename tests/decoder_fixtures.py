@@ -64,3 +64,17 @@ def make_tiny_llama(path: Path, seed: int = 0, hidden: int = 64, pad: bool = Fal
     torch.manual_seed(seed)
     LlamaForCausalLM(config).save_pretrained(path)
     return path
+
+
+def tiny_config(model: Path, dim: int = 16, dropout: float = 0.0):
+    """A zero-shot decoder on ``model``: LoRA r 4 on q/v, fp32, captions of <= 12 tokens."""
+    from diffusion_link.decoder import DecoderConfig
+
+    return DecoderConfig(
+        base_model=str(model),
+        mode="zero_shot",
+        embedding_dim=dim,
+        max_caption_tokens=12,
+        lora={"r": 4, "alpha": 8, "dropout": dropout, "target_modules": ["q_proj", "v_proj"]},
+        precision="fp32",
+    )

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from decoder_fixtures import CAPTIONS
-from diffusion_link.decoder import CaptionDecoder, DecoderConfig, ModelNotAvailableError
+from decoder_fixtures import CAPTIONS, tiny_config
+from diffusion_link.decoder import CaptionDecoder, ModelNotAvailableError
 from diffusion_link.decoder_launch import (
     Job,
     LaunchSettings,
@@ -31,14 +31,7 @@ def one_thread_per_worker(monkeypatch):
 
 
 def _job(model: Path, state: Path | None = None) -> Job:
-    config = DecoderConfig(
-        base_model=str(model),
-        mode="zero_shot",
-        embedding_dim=DIM,
-        max_caption_tokens=12,
-        lora={"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]},
-        precision="fp32",
-    )
+    config = tiny_config(model, DIM)
     return Job(config, SETTINGS, device="cpu", state_path=str(state) if state else None)
 
 

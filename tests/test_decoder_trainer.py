@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,13 +11,13 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors import safe_open
 
-from decoder_fixtures import CAPTIONS
-from diffusion_link.decoder import CaptionDecoder, DecoderConfig
+from decoder_fixtures import CAPTIONS, tiny_config
+from diffusion_link.decoder import CaptionDecoder
 from diffusion_link.decoder_launch import trainable_checksum
 from diffusion_link.decoder_trainer import DecoderTrainer, TrainSettings
 from diffusion_link.training import TrainingStateStore
+from kill_and_resume import first_kill_mid_training, kill_once_saved
 
 TESTS = Path(__file__).resolve().parent
 DIM = 16
@@ -29,17 +27,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 # (a few seconds), with a state every 5 steps; the kill comes once a state past KILL_FROM exists.
 KILL_SETTINGS = {"epochs": 60, "batch_size": 2, "lr": 3e-3, "noise_std": 0.05, "warmup_epochs": 2}
 KILL_FROM = 20
-
-
-def _config(model: Path) -> DecoderConfig:
-    return DecoderConfig(
-        base_model=str(model),
-        mode="zero_shot",
-        embedding_dim=DIM,
-        max_caption_tokens=12,
-        lora={"r": 4, "alpha": 8, "dropout": 0.1, "target_modules": ["q_proj", "v_proj"]},
-        precision="fp32",
-    )
+TOTAL_STEPS = 240
 
 
 def _embeddings() -> torch.Tensor:
@@ -53,7 +41,7 @@ def _train(model: Path, state: Path | None, **overrides) -> tuple[CaptionDecoder
     """What the kill-and-resume child runs too: a seeded decoder trained with dropout and noise."""
     settings = TrainSettings(**{**KILL_SETTINGS, **overrides}, checkpoint_every=5, progress=False)
     torch.manual_seed(settings.seed)
-    decoder = CaptionDecoder.build(_config(model))
+    decoder = CaptionDecoder.build(tiny_config(model, DIM, dropout=0.1))
     store = TrainingStateStore(state) if state is not None else None
     trainer = DecoderTrainer(decoder, _embeddings(), CAPTIONS, settings, store)
     trainer.run()
@@ -69,7 +57,7 @@ class _World:
 
 def test_ranks_share_every_global_batch_and_each_epoch_covers_every_row(tiny_llama):
     torch.manual_seed(0)
-    decoder = CaptionDecoder.build(_config(tiny_llama))
+    decoder = CaptionDecoder.build(tiny_config(tiny_llama, DIM, dropout=0.1))
     captions = CAPTIONS[:7]  # 7 rows, global batch 2 x 2: batches straddle epochs
     settings = TrainSettings(epochs=3, batch_size=2, progress=False)
     ranks = [
@@ -87,15 +75,7 @@ def test_ranks_share_every_global_batch_and_each_epoch_covers_every_row(tiny_lla
     assert stream[:7] != stream[7:14]  # reshuffled each epoch
 
 
-def _state_step(path: Path) -> int:
-    try:
-        with safe_open(path, framework="pt") as handle:
-            return json.loads(handle.metadata()["json"])["step"]
-    except (OSError, RuntimeError, KeyError, ValueError):
-        return -1  # not there yet
-
-
-def _kill_in_training(model: Path, state: Path, deadline: float) -> int:
+def _kill_in_training(model: Path, state: Path) -> int | None:
     """Run the training in a child process and SIGKILL it once its state is past KILL_FROM."""
     code = (
         "import sys, torch; torch.set_num_threads(1); "
@@ -104,35 +84,25 @@ def _kill_in_training(model: Path, state: Path, deadline: float) -> int:
         f"_train(Path({str(model)!r}), Path({str(state)!r}))"
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    child = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=TESTS)
-    try:
-        while (step := _state_step(state)) < KILL_FROM:
-            if child.poll() is not None or time.monotonic() > deadline:
-                return -1
-            time.sleep(0.02)
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=30)
-    finally:
-        if child.poll() is None:
-            child.kill()
-    assert child.returncode == -signal.SIGKILL
-    return _state_step(state) if step < 240 else -1
+    state.unlink(missing_ok=True)
+    log = state.with_suffix(".log")
+    with log.open("w") as output:
+        child = subprocess.Popen(
+            [sys.executable, "-c", code], env=env, cwd=TESTS, stdout=output, stderr=output
+        )
+        step = kill_once_saved(
+            child, state, KILL_FROM, time.monotonic() + 120, lambda: log.read_text()[-5000:]
+        )
+    return None if step is None or step == TOTAL_STEPS else step
 
 
 def test_killed_training_resumes_and_ends_bitwise_like_an_uninterrupted_run(tiny_llama, tmp_path):
     state = tmp_path / "state.safetensors"
-    for attempt in range(3):
-        state.unlink(missing_ok=True)
-        killed_at = _kill_in_training(tiny_llama, state, time.monotonic() + 120)
-        if killed_at > 0:
-            break
-        logging.getLogger(__name__).warning("attempt %d: the kill came too late", attempt)
-    else:
-        pytest.fail("three kills in a row came after training ended: nothing was resumed")
-    assert killed_at % 5 == 0 and KILL_FROM <= killed_at < 240
+    killed_at = first_kill_mid_training(lambda _: _kill_in_training(tiny_llama, state))
+    assert killed_at % 5 == 0 and KILL_FROM <= killed_at < TOTAL_STEPS
     resumed, trainer = _train(tiny_llama, state)
-    assert trainer.resumed_from == killed_at and trainer.step == 240
-    assert trainer.rows_seen == (240 - killed_at) * 2  # only the missing steps were trained
+    assert trainer.resumed_from == killed_at and trainer.step == TOTAL_STEPS
+    assert trainer.rows_seen == (TOTAL_STEPS - killed_at) * 2  # only the missing steps
     uninterrupted, reference = _train(tiny_llama, None)
     assert trainable_checksum(resumed) == trainable_checksum(uninterrupted)
     assert [r["loss"] for r in trainer.history] == [r["loss"] for r in reference.history]

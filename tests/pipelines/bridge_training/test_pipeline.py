@@ -6,7 +6,6 @@ import copy
 import logging
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -45,6 +44,7 @@ from diffusion_link.pipelines.embedding.nodes import (
     make_audio_embeddings,
 )
 from diffusion_link.training import TrainingStateStore
+from kill_and_resume import first_kill_mid_training, kill_once_saved
 
 logger = logging.getLogger(__name__)
 
@@ -315,46 +315,23 @@ def finish(process: subprocess.Popen, log: Path, timeout: float) -> None:
     assert process.returncode == 0, log.read_text()[-5000:]
 
 
-def saved_step(path: Path) -> int | None:
-    try:
-        state = TrainingStateStore(path).load()
-    except Exception:  # replaced between two reads: try again at the next poll
-        return None
-    return None if state is None else state["meta"]["step"]
-
-
-def kill_in_training(project: Path, log: Path, deadline: float) -> int:
+def kill_in_training(project: Path, log: Path) -> int | None:
     """Start ``kedro run``, SIGKILL it once diffusion_link's state is past KILL_FROM steps.
 
-    Returns the step of the state the kill left behind, or -1 when the kill came too late
+    Returns the step of the state the kill left behind, or None when the kill came too late
     (training had finished: nothing left to resume, so the attempt proves nothing).
     """
     state = project / "data/06_models/training_state/diffusion_link.safetensors"
     process = kedro_run(project, log)
-    try:
-        while True:
-            if process.poll() is not None:  # finished between two polls: too late to kill
-                assert process.returncode == 0, log.read_text()[-5000:]
-                return -1
-            if time.monotonic() > deadline:
-                pytest.fail(f"diffusion_link never reached step {KILL_FROM}: {log.read_text()}")
-            step = saved_step(state)
-            if step is not None and step >= KILL_FROM:
-                break
-            time.sleep(0.02)
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.returncode == -signal.SIGKILL
+    deadline = time.monotonic() + 120
+    step = kill_once_saved(process, state, KILL_FROM, deadline, lambda: log.read_text()[-5000:])
+    if step is None:
+        return None
     # The state the kill left is a complete safetensors file with its metadata.
     with safe_open(state, framework="pt") as handle:
         assert "json" in handle.metadata() and "ema.denoiser.output.weight" in handle.keys()
-    step = TrainingStateStore(state).load()["meta"]["step"]
     assert step % 20 == 0 and KILL_FROM <= step <= KILL_STEPS
-    return -1 if step == KILL_STEPS else step
+    return None if step == KILL_STEPS else step
 
 
 def final_link_weights(project: Path) -> dict[str, torch.Tensor]:
@@ -373,15 +350,14 @@ def test_kedro_run_killed_and_restarted_ends_bitwise_like_an_uninterrupted_run(t
     uninterrupted = project_copy(tmp_path / "uninterrupted", audio, text)
     reference = kedro_run(uninterrupted, tmp_path / "uninterrupted.log")
     try:
-        for attempt in range(3):
-            interrupted = project_copy(tmp_path / f"interrupted-{attempt}", audio, text)
-            log = tmp_path / f"killed-{attempt}.log"
-            killed_at = kill_in_training(interrupted, log, time.monotonic() + 120)
-            if killed_at > 0:
-                break
-            logger.warning("attempt %d: the kill came after training ended; retrying", attempt)
-        else:
-            pytest.fail("three kills in a row came after training ended: nothing was resumed")
+        projects: list[Path] = []
+
+        def attempt(i: int) -> int | None:
+            projects.append(project_copy(tmp_path / f"interrupted-{i}", audio, text))
+            return kill_in_training(projects[-1], tmp_path / f"killed-{i}.log")
+
+        killed_at = first_kill_mid_training(attempt)
+        interrupted = projects[-1]
         logger.info("diffusion_link killed with its state at step %d of %d", killed_at, KILL_STEPS)
         # Nothing unfinished appears as a model: the killed run saved no diffusion_link model.
         assert not list(interrupted.glob("data/06_models/bridges/diffusion_link/*/diffusion_link"))
