@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,15 +114,6 @@ def test_launch_settings_and_commands_for_several_machines(tmp_path):
         assert option in text
     assert command[-3:] == ["-m", "diffusion_link.decoder_launch", str(tmp_path)]
     other = worker_command(tmp_path, launch, machine_rank=1)
-    assert other.startswith("python -m accelerate.commands.launch") and "--machine_rank 1" in other
+    assert other.startswith(f"{sys.executable} -m accelerate.commands.launch")
+    assert "--machine_rank 1" in other
     assert other.endswith(f"{tmp_path} --wait 3600")
-    with pytest.raises(ValueError, match="machine 0"):
-        train_in_processes(
-            _job(tmp_path),
-            _embeddings(),
-            CAPTIONS,
-            tmp_path / "job",
-            LaunchSettings(
-                num_processes=2, num_machines=2, machine_rank=1, main_process_ip="10.0.0.1"
-            ),
-        )

@@ -22,13 +22,14 @@ import hashlib
 import json
 import logging
 import os
+import shlex
 import shutil
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -54,8 +55,7 @@ class LaunchSettings:
     """How many processes and machines; the options of ``accelerate launch`` that matter here."""
 
     num_processes: int = 1  # in total, over every machine
-    num_machines: int = 1
-    machine_rank: int = 0  # this machine's rank (the Kedro run is on machine 0)
+    num_machines: int = 1  # the Kedro run is machine 0; the others run worker_command
     main_process_ip: str | None = None  # machine 0's address (several machines)
     main_process_port: int | None = None  # None: a free port on this machine
     extra_args: tuple[str, ...] = field(default_factory=tuple)  # e.g. ("--gpu_ids", "0,1")
@@ -130,7 +130,7 @@ def launch_command(job_folder: Path, launch: LaunchSettings, machine_rank: int) 
         "--dynamo_backend",
         "no",
         "--main_process_port",
-        str(launch.main_process_port or _free_port()),
+        str(launch.main_process_port or _free_port()),  # train_in_processes fixes it first
     ]
     if launch.num_processes > 1:
         command.append("--multi_gpu")  # torchrun; on machines without GPUs it runs gloo on CPU
@@ -140,10 +140,11 @@ def launch_command(job_folder: Path, launch: LaunchSettings, machine_rank: int) 
 
 
 def worker_command(job_folder: Path, launch: LaunchSettings, machine_rank: int) -> str:
-    """The shell command another machine of the cluster runs (it waits for the job folder)."""
-    command = launch_command(job_folder, launch, machine_rank)
-    command[0] = "python"
-    return " ".join([*command, "--wait", "3600"])
+    """The shell command another machine of the cluster runs (it waits for the job folder).
+
+    It names this environment's Python, so the project must live on the shared storage too.
+    """
+    return shlex.join([*launch_command(job_folder, launch, machine_rank), "--wait", "3600"])
 
 
 def train_in_processes(
@@ -157,12 +158,10 @@ def train_in_processes(
 
     The job folder is cleared first and removed once the decoder is loaded back.
     """
-    if launch.machine_rank != 0:
-        raise ValueError(
-            "the run that launches the job is machine 0; other machines run the "
-            "worker command (see decoder_launch.worker_command)"
-        )
     base_model_source(job.config.base_model)  # a missing model: one clear error, no launch
+    job_folder = job_folder.resolve()  # other machines must find it by the same path
+    if launch.main_process_port is None:  # one port for every machine's command
+        launch = replace(launch, main_process_port=_free_port())
     shutil.rmtree(job_folder, ignore_errors=True)
     job.write(job_folder, embeddings, captions)
     command = launch_command(job_folder, launch, machine_rank=0)
@@ -173,19 +172,24 @@ def train_in_processes(
             launch.num_machines,
             worker_command(job_folder, launch, rank),
         )
-    logger.info("Launching decoder training: %s", " ".join(command))
+    logger.info("Launching decoder training: %s", shlex.join(command))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     started = time.perf_counter()
     completed = subprocess.run(command, env=env, check=False)
     if completed.returncode != 0:
         raise RuntimeError(
             f"decoder training failed (exit status {completed.returncode}) in "
-            f"`{' '.join(command)}`; the workers' errors are printed above"
+            f"`{shlex.join(command)}`; the workers' errors are printed above"
         )
     reports = [
         json.loads(path.read_text())
         for path in sorted((job_folder / RANKS_DIR).glob("*.json"), key=lambda p: int(p.stem))
     ]
+    if len(reports) != launch.num_processes:
+        raise RuntimeError(
+            f"decoder training ended with reports from {len(reports)} of "
+            f"{launch.num_processes} processes in {job_folder / RANKS_DIR}"
+        )
     logger.info(
         "decoder training: %d process(es) finished in %.1f s",
         len(reports),
