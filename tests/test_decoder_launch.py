@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from diffusion_link.decoder import CaptionDecoder, ModelNotAvailableError
 from diffusion_link.decoder_launch import (
     Job,
     LaunchSettings,
+    free_port,
     launch_command,
     train_in_processes,
     trainable_checksum,
@@ -117,3 +120,24 @@ def test_launch_settings_and_commands_for_several_machines(tmp_path):
     assert other.startswith(f"{sys.executable} -m accelerate.commands.launch")
     assert "--machine_rank 1" in other
     assert other.endswith(f"{tmp_path} --wait 3600")
+
+
+def test_two_machines_on_one_host_train_together(tiny_llama, tmp_path):
+    """The cluster path: machine 1 runs the worker command machine 0 would log for it."""
+    launch = LaunchSettings(
+        num_processes=2, num_machines=2, main_process_ip="127.0.0.1", main_process_port=free_port()
+    )
+    folder = tmp_path / "job"
+    other = subprocess.Popen(shlex.split(worker_command(folder, launch, machine_rank=1)))
+    try:
+        decoder, reports = train_in_processes(
+            _job(tiny_llama), _embeddings(), CAPTIONS, folder, launch
+        )
+        assert other.wait(timeout=120) == 0
+    finally:
+        if other.poll() is None:
+            other.kill()
+            other.wait()
+    assert [(r["rank"], r["world_size"], r["steps"]) for r in reports] == [(0, 2, 6), (1, 2, 6)]
+    assert reports[0]["trainable_checksum"] == reports[1]["trainable_checksum"]
+    assert trainable_checksum(decoder) == reports[0]["trainable_checksum"]

@@ -107,7 +107,7 @@ class Job:
         return job, load_file(folder / PAIRS_FILE)["embeddings"], description["captions"]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -130,7 +130,7 @@ def launch_command(job_folder: Path, launch: LaunchSettings, machine_rank: int) 
         "--dynamo_backend",
         "no",
         "--main_process_port",
-        str(launch.main_process_port or _free_port()),  # train_in_processes fixes it first
+        str(launch.main_process_port or free_port()),  # train_in_processes fixes it first
     ]
     if launch.num_processes > 1:
         command.append("--multi_gpu")  # torchrun; on machines without GPUs it runs gloo on CPU
@@ -161,7 +161,7 @@ def train_in_processes(
     base_model_source(job.config.base_model)  # a missing model: one clear error, no launch
     job_folder = job_folder.resolve()  # other machines must find it by the same path
     if launch.main_process_port is None:  # one port for every machine's command
-        launch = replace(launch, main_process_port=_free_port())
+        launch = replace(launch, main_process_port=free_port())
     shutil.rmtree(job_folder, ignore_errors=True)
     job.write(job_folder, embeddings, captions)
     command = launch_command(job_folder, launch, machine_rank=0)
