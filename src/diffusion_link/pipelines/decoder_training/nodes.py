@@ -93,6 +93,7 @@ class SupervisedParams(_Strict):
 class GenerationParams(_Strict):
     num_beams: PositiveInt = 1  # 1 = greedy
     max_new_tokens: PositiveInt = 30
+    min_new_tokens: NonNegativeInt = 0  # > 0: no EOS before this many tokens
     batch_size: PositiveInt = 64
     no_repeat_ngram_size: NonNegativeInt = 0  # 0 = off
 
@@ -264,6 +265,7 @@ def generate_captions(
         GenerationSettings(
             num_beams=gen.num_beams,
             max_new_tokens=gen.max_new_tokens,
+            min_new_tokens=gen.min_new_tokens,
             batch_size=gen.batch_size,
             no_repeat_ngram_size=gen.no_repeat_ngram_size,
         ),
