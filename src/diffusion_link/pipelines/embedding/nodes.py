@@ -15,7 +15,15 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    model_validator,
+)
 
 from diffusion_link.datasets.embedding_table import embedding_matrix, with_embeddings
 from diffusion_link.encoders import (
@@ -62,7 +70,8 @@ class GapTargetParams(_Strict):
 
 class GapSimulatorParams(_Strict):
     seed: int = 0
-    residual_scale: PositiveFloat = 0.5
+    residual_scale: PositiveFloat = 1.2
+    residual_rank: NonNegativeInt = 16  # text principal directions of the residual; 0 = isotropic
     targets: GapTargetParams = GapTargetParams()
 
 
@@ -241,6 +250,7 @@ def fit_gap_simulator_node(
         GapTargets(**settings.targets.model_dump()),
         residual_scale=settings.residual_scale,
         seed=settings.seed,
+        residual_rank=settings.residual_rank,
     )
     logger.info(
         "Gap simulator fitted on %d train captions: theta=%.3f rad, beta=%.3f, rho=%.3f; %s",
