@@ -3,7 +3,7 @@
 Where no LAION-CLAP weights exist (the embedded default), a clip's "audio" embedding is made
 from its captions' text embeddings through a fixed, seeded modality transform::
 
-    a = normalise( R(c - mu_t) + beta * (rho * mu_hat + sqrt(1 - rho^2) * g) + gamma * xi )
+    a = normalise( R(c - mu_t + gamma * xi) + beta * (rho * mu_hat + sqrt(1 - rho^2) * g) )
 
 - ``c``: the clip's mean caption embedding; ``mu_t``: the text centroid (its cone's axis).
 - ``R``: a partial rotation by ``theta`` in every plane of a seeded basis orthogonal to
@@ -12,9 +12,10 @@ from its captions' text embeddings through a fixed, seeded modality transform::
   the rotated planes and to ``mu_hat``; ``rho`` is how much of the offset lies along ``mu_hat``.
 - ``gamma * xi``: clip-specific residual (what audio holds that captions do not), seeded by
   the clip id so a clip gets the same embedding whatever shard or run computes it. ``xi = z B``
-  with ``z ~ N(0, I_K)`` and ``B`` the text's ``K`` leading principal directions, each scaled by
-  the square root of its share of their variance: the residual varies the way captions vary, so
-  a clip's audio drifts towards clips described alike and retrieval is not trivial (with an
+  with ``z ~ N(0, I_K)`` and ``B`` the text's ``K`` leading principal directions (all of them by
+  default), each scaled by the square root of its share of their variance: the residual varies
+  the way captions vary and joins them before the rotation, so a clip's audio drifts towards
+  clips described alike, retrieval is not trivial, and no learned map can undo it (with an
   isotropic residual, ``K = 0``, random directions in d dimensions barely touch any caption and
   audio->text recall@1 is 1.0 on the default data).
 
@@ -65,7 +66,7 @@ class GapSimulatorFit:
     residual_scale: float
     seed: int
     text_mean: list[float]
-    residual_basis: list[list[float]] = field(default_factory=list)  # K x d; empty: isotropic
+    residual_basis: list[list[float]] = field(default_factory=list)  # K x d; [] = isotropic
     achieved: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -102,7 +103,8 @@ def text_residual_basis(text: np.ndarray, rank: int) -> np.ndarray:
     centred = text - text.mean(axis=0)
     _, singular, directions = np.linalg.svd(centred, full_matrices=False)
     variance = singular[:rank] ** 2
-    return directions[:rank] * np.sqrt(variance / variance.sum())[:, None]
+    basis = directions[:rank] * np.sqrt(variance / variance.sum())[:, None]
+    return basis.astype(np.float32).astype(np.float64)  # as the saved fit holds it (JSON)
 
 
 class GapSimulator:
@@ -127,14 +129,18 @@ class GapSimulator:
     def _transform(
         self, caption_means: np.ndarray, residuals: np.ndarray, fit: GapSimulatorFit
     ) -> np.ndarray:
+        # The residual joins before the rotation: it is then indistinguishable from caption
+        # content, so no map learned from audio can take it back out.
         centred = np.asarray(caption_means, dtype=np.float64) - self.text_mean
-        rotated = _rotate(centred, self._planes, fit.rotation_angle)
+        rotated = _rotate(
+            centred + fit.residual_scale * residuals, self._planes, fit.rotation_angle
+        )
         mean_direction = l2_normalise(self.text_mean)
         rho = fit.offset_alignment
         offset = fit.offset_norm * (
             rho * mean_direction + np.sqrt(max(0.0, 1.0 - rho**2)) * self._offset_direction
         )
-        return l2_normalise(rotated + offset + fit.residual_scale * residuals)
+        return l2_normalise(rotated + offset)
 
 
 def _seeded_basis(text_mean: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -184,17 +190,18 @@ def fit_gap_simulator(
     targets: GapTargets,
     residual_scale: float,
     seed: int,
-    residual_rank: int = 16,
+    residual_rank: int | None = None,
 ) -> GapSimulatorFit:
     """Fit ``theta``, ``beta`` and ``rho`` so the simulated audio matches ``targets``.
 
     ``text`` holds one row per caption and ``pair_index`` each caption's clip (an index into
     ``clip_ids``); the residual lies in the text's ``residual_rank`` leading principal
-    directions (0: isotropic). Raises ``ValueError`` when the fit cannot reach the tolerances.
+    directions (None: all of them, with the text's covariance; 0: isotropic). Raises ``ValueError`` when the fit cannot reach the tolerances.
     """
     text = l2_normalise(np.asarray(text, dtype=np.float64))
     means = mean_caption_embeddings(text, pair_index, len(clip_ids))
-    basis = text_residual_basis(text, residual_rank).tolist() if residual_rank > 0 else []
+    rank = text.shape[1] if residual_rank is None else residual_rank
+    basis = text_residual_basis(text, rank).tolist() if rank > 0 else []
     draft = GapSimulatorFit(0.0, 0.0, 0.0, residual_scale, seed, text.mean(axis=0).tolist(), basis)
     simulator = GapSimulator(draft)
     residuals = simulator.residuals(clip_ids)

@@ -71,7 +71,8 @@ class GapTargetParams(_Strict):
 class GapSimulatorParams(_Strict):
     seed: int = 0
     residual_scale: PositiveFloat = 1.2
-    residual_rank: NonNegativeInt = 16  # text principal directions of the residual; 0 = isotropic
+    # The text principal directions the residual lies in: None = all, 0 = isotropic.
+    residual_rank: NonNegativeInt | None = None
     targets: GapTargetParams = GapTargetParams()
 
 
