@@ -28,6 +28,7 @@ Everything here is a simulation; real audio is never looked at.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -66,7 +67,8 @@ class GapSimulatorFit:
     residual_scale: float
     seed: int
     text_mean: list[float]
-    residual_basis: list[list[float]] = field(default_factory=list)  # K x d; [] = isotropic
+    # K x d float32, little-endian, row-major, base64 ("" = isotropic); see text_residual_basis
+    residual_basis: str = ""
     achieved: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -104,7 +106,20 @@ def text_residual_basis(text: np.ndarray, rank: int) -> np.ndarray:
     _, singular, directions = np.linalg.svd(centred, full_matrices=False)
     variance = singular[:rank] ** 2
     basis = directions[:rank] * np.sqrt(variance / variance.sum())[:, None]
-    return basis.astype(np.float32).astype(np.float64)  # as the saved fit holds it (JSON)
+    return basis.astype("<f4")  # as the saved fit holds it
+
+
+def encode_basis(basis: np.ndarray) -> str:
+    """A residual basis as stored in :class:`GapSimulatorFit` (exact, compact JSON)."""
+    return base64.b64encode(np.ascontiguousarray(basis, dtype="<f4").tobytes()).decode("ascii")
+
+
+def decode_basis(encoded: str, dim: int) -> np.ndarray | None:
+    """The inverse of :func:`encode_basis` (float64, K x dim); None when isotropic."""
+    if not encoded:
+        return None
+    values = np.frombuffer(base64.b64decode(encoded), dtype="<f4")
+    return values.reshape(-1, dim).astype(np.float64)
 
 
 class GapSimulator:
@@ -115,8 +130,7 @@ class GapSimulator:
         self.text_mean = np.asarray(fit.text_mean, dtype=np.float64)
         self.dim = len(self.text_mean)
         self._planes, self._offset_direction = _seeded_basis(self.text_mean, fit.seed)
-        basis = np.asarray(fit.residual_basis, dtype=np.float64)
-        self.residual_basis = basis if basis.size else None
+        self.residual_basis = decode_basis(fit.residual_basis, self.dim)
 
     def residuals(self, clip_ids: Sequence[str]) -> np.ndarray:
         return clip_residuals(clip_ids, self.dim, self.fit.seed, self.residual_basis)
@@ -201,7 +215,7 @@ def fit_gap_simulator(
     text = l2_normalise(np.asarray(text, dtype=np.float64))
     means = mean_caption_embeddings(text, pair_index, len(clip_ids))
     rank = text.shape[1] if residual_rank is None else residual_rank
-    basis = text_residual_basis(text, rank).tolist() if rank > 0 else []
+    basis = encode_basis(text_residual_basis(text, rank)) if rank > 0 else ""
     draft = GapSimulatorFit(0.0, 0.0, 0.0, residual_scale, seed, text.mean(axis=0).tolist(), basis)
     simulator = GapSimulator(draft)
     residuals = simulator.residuals(clip_ids)
