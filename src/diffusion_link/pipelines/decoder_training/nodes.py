@@ -197,21 +197,11 @@ def train_decoder(
     settings = DecoderSettings.model_validate(settings)
     pairs = training_pairs(bridged_embeddings, captions, variant, settings)
     embeddings = torch.from_numpy(embedding_matrix(pairs))
-    opt = settings.optimiser
     job = Job(
         config=decoder_config(variant, settings, embeddings.shape[1]),
         settings=TrainSettings(
-            epochs=opt.epochs,
-            batch_size=opt.batch_size,
-            grad_accumulation=opt.grad_accumulation,
-            lr=opt.lr,
-            warmup_epochs=opt.warmup_epochs,
-            weight_decay=opt.weight_decay,
-            head_lr_scale=opt.head_lr_scale,
+            **settings.optimiser.model_dump(),  # the same fields, validated above
             noise_std=settings.zero_shot.noise_std if variant.mode == "zero_shot" else 0.0,
-            seed=opt.seed,
-            log_every=opt.log_every,
-            checkpoint_every=opt.checkpoint_every,
             progress=settings.progress_bar,
         ),
         device=settings.device,
