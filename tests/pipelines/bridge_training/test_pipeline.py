@@ -32,18 +32,15 @@ from diffusion_link.datasets.bridge_checkpoint import (
     BridgeCheckpointDataset,
     TrainingStateDataset,
 )
-from diffusion_link.datasets.embedding_table import embedding_matrix, with_embeddings
+from diffusion_link.datasets.embedding_table import embedding_matrix
 from diffusion_link.pipelines.bridge_training import create_pipeline
 from diffusion_link.pipelines.bridge_training.nodes import (
     BridgeParams,
     apply_bridge,
     train_bridge,
 )
-from diffusion_link.pipelines.embedding.nodes import (
-    fit_gap_simulator_node,
-    make_audio_embeddings,
-)
 from diffusion_link.training import TrainingStateStore
+from embedding_fixtures import simulated_tables
 from kill_and_resume import first_kill_mid_training, kill_once_saved
 
 logger = logging.getLogger(__name__)
@@ -80,31 +77,12 @@ def tables(default_captions, default_text_embeddings, sentence_encoder):
     """Small real text/audio embedding tables: default captions through all-MiniLM-L6-v2, and
     audio simulated by the gap simulator fitted on their train split (as the embedding
     pipeline does)."""
-    rows = np.concatenate(
-        [
-            np.flatnonzero(default_captions["split"].to_numpy() == split)[:count]
-            for split, count in (("train", 400), ("val", 40), ("test", 80))
-        ]
+    return simulated_tables(
+        default_captions,
+        default_text_embeddings,
+        sentence_encoder.checkpoint_id,
+        {"train": 400, "val": 40, "test": 80},
     )
-    captions = default_captions.iloc[rows].reset_index(drop=True)
-    attrs = {
-        "encoder": "gap_simulator",
-        "checkpoint": sentence_encoder.checkpoint_id,
-        "dim": int(default_text_embeddings.shape[1]),
-        "simulated_audio": True,
-        "modality": "text",
-        "num_shards": 1,
-    }
-    text = with_embeddings(
-        captions[["clip_id", "caption_id", "split"]], default_text_embeddings[rows], attrs
-    )
-    with open(PROJECT / "conf/base/parameters_embedding.yml") as handle:
-        embedding_params = yaml.safe_load(handle)["embedding"]
-    fit = fit_gap_simulator_node(text, embedding_params)
-    clips = captions[["clip_id", "split"]].drop_duplicates("clip_id").reset_index(drop=True)
-    clips["audio_path"] = None
-    audio = make_audio_embeddings({}, clips, text, fit, embedding_params)
-    return audio, text
 
 
 class KeptDataset(MemoryDataset):

@@ -20,17 +20,13 @@ from kedro_datasets.matplotlib import MatplotlibDataset
 from matplotlib.figure import Figure
 
 from diffusion_link.bridges import BRIDGES
-from diffusion_link.datasets.embedding_table import embedding_matrix, with_embeddings
+from diffusion_link.datasets.embedding_table import embedding_matrix
 from diffusion_link.modality_gap import l2_normalise
 from diffusion_link.pipelines.bridge_training.nodes import (
     apply_bridge,
     collect_bridged_embeddings,
     sweep_s_star,
     train_bridge,
-)
-from diffusion_link.pipelines.embedding.nodes import (
-    fit_gap_simulator_node,
-    make_audio_embeddings,
 )
 from diffusion_link.pipelines.evaluation import create_pipeline
 from diffusion_link.pipelines.evaluation.nodes import (
@@ -39,6 +35,7 @@ from diffusion_link.pipelines.evaluation.nodes import (
     modality_gap_metrics,
 )
 from diffusion_link.training import TrainingStateStore
+from embedding_fixtures import simulated_tables
 
 PROJECT = Path(__file__).resolve().parents[3]
 METRICS = (
@@ -72,30 +69,12 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 @pytest.fixture(scope="module")
 def tables(default_captions, default_text_embeddings, sentence_encoder):
     """Text embeddings of some default captions and their clips' simulated audio."""
-    rows = np.concatenate(
-        [
-            np.flatnonzero(default_captions["split"].to_numpy() == split)[:count]
-            for split, count in (("train", 300), ("test", 80))
-        ]
+    return simulated_tables(
+        default_captions,
+        default_text_embeddings,
+        sentence_encoder.checkpoint_id,
+        {"train": 300, "test": 80},
     )
-    captions = default_captions.iloc[rows].reset_index(drop=True)
-    attrs = {
-        "encoder": "gap_simulator",
-        "checkpoint": sentence_encoder.checkpoint_id,
-        "dim": int(default_text_embeddings.shape[1]),
-        "simulated_audio": True,
-        "modality": "text",
-        "num_shards": 1,
-    }
-    text = with_embeddings(
-        captions[["clip_id", "caption_id", "split"]], default_text_embeddings[rows], attrs
-    )
-    embedding_params = conf("parameters_embedding.yml")["embedding"]
-    fit = fit_gap_simulator_node(text, embedding_params)
-    clips = captions[["clip_id", "split"]].drop_duplicates("clip_id").reset_index(drop=True)
-    clips["audio_path"] = None
-    audio = make_audio_embeddings({}, clips, text, fit, embedding_params)
-    return audio, text
 
 
 @pytest.fixture(scope="module")
