@@ -268,3 +268,69 @@ def test_a_batch_larger_than_the_data_uses_all_rows():
     run = trainer(batch_size=1000, steps=3)
     assert run.batch_size == 48
     run.run()
+
+
+def scored_by_step(step: int) -> dict[str, float]:
+    """A validation figure that rises until step 20 and then falls."""
+    return {"val_matched_audio_text": -abs(step - 20) / 100.0, "val_recall_at_1": 0.5}
+
+
+def validated_trainer(store=None, loss_fn=None, **overrides) -> Trainer:
+    overrides = {"eval_every": 5, **overrides}
+    run = Trainer(
+        fresh_model(),
+        loss_fn or cross_sample_objective(),
+        paired_data(),
+        config(**overrides),
+        store,
+        "fp",
+    )
+    run.validate = lambda ema: scored_by_step(run.step)
+    return run
+
+
+def test_validation_rows_join_the_history_every_eval_every_steps():
+    history = validated_trainer(steps=23, log_every=10).run().history
+    evaluations = [r for r in history if "val_matched_audio_text" in r]
+    assert [r["step"] for r in evaluations] == [5, 10, 15, 20, 23]
+    assert [r["kept_step"] for r in evaluations] == [5, 10, 15, 20, 23]
+    losses = [r for r in history if "loss" in r]
+    assert [r["step"] for r in losses] == [10, 20, 23]
+
+
+def test_early_stopping_keeps_the_best_ema_weights():
+    result = validated_trainer(steps=40, patience=2).run()
+    assert result.stopped_early and result.best_step == 20
+    kept = [r["kept_step"] for r in result.history if "kept_step" in r]
+    assert kept == [5, 10, 15, 20, 20, 20]
+    assert max(r["step"] for r in result.history) == 30  # two evaluations without progress
+    best = trainer(steps=20).run()  # validation draws no random numbers: same trajectory
+    assert_same_modules(result.ema_model, best.ema_model)
+    no_patience = validated_trainer(steps=40).run()
+    assert not no_patience.stopped_early
+    assert max(r["step"] for r in no_patience.history) == 40
+
+
+@pytest.mark.parametrize("killed_on_step", [17, 26])
+def test_early_stopping_resumes_bitwise(tmp_path, killed_on_step):
+    store = TrainingStateStore(tmp_path / "state.safetensors")
+    with pytest.raises(Killed):
+        validated_trainer(store, loss_fn=killed_at(killed_on_step), patience=2).run()
+    restarted = validated_trainer(store, patience=2).run()
+    uninterrupted = validated_trainer(patience=2).run()
+    assert restarted.resumed_from > 0
+    assert_same_modules(restarted.ema_model, uninterrupted.ema_model)
+    assert restarted.history == uninterrupted.history
+    assert (restarted.best_step, restarted.stopped_early) == (20, True)
+    again = validated_trainer(store, loss_fn=killed_at(1), patience=2).run()  # nothing to train
+    assert again.stopped_early and again.best_step == 20
+    assert_same_modules(again.ema_model, uninterrupted.ema_model)
+
+
+def test_the_cosine_schedule_warms_up_then_decays_to_zero():
+    settings = config(schedule="cosine", warmup_steps=4, steps=20)
+    factors = [settings.lr_factor(step) for step in range(21)]
+    assert factors[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert factors[4] == pytest.approx(1.0) and factors[12] == pytest.approx(0.5)
+    assert factors[20] == pytest.approx(0.0)
+    assert all(a >= b for a, b in zip(factors[4:], factors[5:], strict=False))

@@ -41,6 +41,7 @@ from diffusion_link.model import (
 from diffusion_link.normalisation import Modality, check_embeddings, modality_means, normalise
 from diffusion_link.schedule import ddim_sample, q_sample
 from diffusion_link.training import TrainConfig, Trainer, TrainingStateStore
+from diffusion_link.validation import ValidationSet, validate
 
 BRIDGES: tuple[str, ...] = ("identity", "c3", "diffusion_bridge", "diffgap", "diffusion_link")
 
@@ -56,6 +57,8 @@ class Bridge(Protocol):
     method: ClassVar[str]
 
     def bridge(self, embeddings: torch.Tensor, **kwargs: Any) -> torch.Tensor: ...
+
+    def target_text(self, text: torch.Tensor) -> torch.Tensor: ...
 
     def save_pretrained(self, directory: str | Path) -> None: ...
 
@@ -74,6 +77,10 @@ class IdentityBridge:
         x = torch.as_tensor(embeddings).float()
         check_embeddings(x, self.dim, "bridge input")
         return F.normalize(x, dim=-1)
+
+    def target_text(self, text: torch.Tensor) -> torch.Tensor:
+        """Raw text embeddings in the space this bridge's outputs live in (unit rows)."""
+        return self.bridge(text, modality="text")
 
     def _config(self) -> dict[str, Any]:
         return {
@@ -258,11 +265,14 @@ def fit_bridge(
     loss: dict[str, Any] | None = None,
     store: TrainingStateStore | None = None,
     device: str = "cpu",
+    validation: ValidationSet | None = None,
 ) -> tuple[Bridge, list[dict[str, float]]]:
     """Fit one bridge on paired raw training embeddings (row i of ``audio`` matches ``text``).
 
     Normalisation statistics come from these (training) embeddings only. Returns the bridge
-    (for diffusion bridges: the EMA weights, in eval mode) and its loss history.
+    (for diffusion bridges: the EMA weights, in eval mode) and its history: the loss terms
+    every ``log_every`` steps and, with a ``validation`` set, the ``val_*`` figures of
+    :func:`diffusion_link.validation.validate` every ``eval_every`` steps.
     """
     check_bridge_name(method)
     audio, text = torch.as_tensor(audio).float(), torch.as_tensor(text).float()
@@ -288,8 +298,22 @@ def fit_bridge(
     fingerprint = _fingerprint(
         method, asdict(config), asdict(training), loss, tensors=(audio, text)
     )
+    if validation is not None:
+        fingerprint = _fingerprint(
+            fingerprint,
+            validation.seed,
+            tensors=(validation.audio, validation.text, torch.as_tensor(validation.pair_index)),
+        )
     trainer = Trainer(
-        bridge, objective, data, training, store, fingerprint, description=method, cuda_graph=True
+        bridge,
+        objective,
+        data,
+        training,
+        store,
+        fingerprint,
+        description=method,
+        cuda_graph=True,
+        validate=None if validation is None else lambda ema: validate(ema, validation),
     )
     result = trainer.run()
     return result.ema_model, result.history

@@ -114,6 +114,11 @@ class DiffusionLink(nn.Module):
         mean = self.audio_mean if modality == "audio" else self.text_mean
         return normalise(embeddings, mean, self.config.norm_scale)
 
+    def target_text(self, text: torch.Tensor) -> torch.Tensor:
+        """Raw text embeddings in the space this bridge's outputs live in (unit rows)."""
+        x = torch.as_tensor(text).to(device=self.alpha_bar.device, dtype=torch.float32)
+        return F.normalize(self.normalise(x, "text"), dim=-1)
+
     @torch.inference_mode()
     def bridge(
         self,

@@ -10,10 +10,11 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from safetensors import safe_open
@@ -28,27 +29,60 @@ logger = logging.getLogger(__name__)
 LossFn = Callable[[nn.Module, dict[str, torch.Tensor], torch.Generator], dict[str, torch.Tensor]]
 """``loss_fn(model, batch, generator)`` -> {"loss": total, <part>: value, ...}."""
 
+ValidateFn = Callable[[nn.Module], dict[str, float]]
+"""``validate(ema_model)`` -> {metric: value}, e.g. :func:`diffusion_link.validation.validate`."""
+
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """The paper's recipe: Adam 1e-4, x0.97 every 200 steps, batch 128, EMA 0.995."""
+    """The paper's recipe by default: Adam 1e-4, x0.97 every 200 steps, batch 128, EMA 0.995.
+
+    ``schedule: cosine`` replaces the step decay by a linear warm-up over ``warmup_steps``
+    then a cosine decay to 0 at ``steps``. With a validation function the EMA weights are
+    scored every ``eval_every`` steps; with ``patience`` > 0 training stops once ``monitor``
+    has not improved by more than ``min_delta`` for ``patience`` evaluations, and the best
+    evaluated EMA weights are kept (early stopping).
+    """
 
     steps: int = 3000
     batch_size: int = 128
     lr: float = 1e-4
+    schedule: Literal["step", "cosine"] = "step"
     lr_decay: float = 0.97
     lr_decay_every: int = 200
+    warmup_steps: int = 0
     ema_decay: float = 0.995
     seed: int = 0
     checkpoint_every: int = 500
     log_every: int = 25
+    eval_every: int = 100
+    patience: int = 0
+    monitor: str = "val_matched_audio_text"
+    min_delta: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "lr_decay_every", "checkpoint_every", "log_every"):
+        positive = ("steps", "batch_size", "lr_decay_every", "checkpoint_every", "log_every")
+        for name in (*positive, "eval_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"training.{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("warmup_steps", "patience", "min_delta"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"training.{name} must be >= 0, got {getattr(self, name)}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"training.ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.schedule not in ("step", "cosine"):
+            raise ValueError(f"training.schedule must be step or cosine, got {self.schedule!r}")
+        if not self.lr > 0:
+            raise ValueError(f"training.lr must be > 0, got {self.lr}")
+
+    def lr_factor(self, step: int) -> float:
+        """The learning rate after ``step`` optimiser steps, as a fraction of ``lr``."""
+        if self.schedule == "step":
+            return self.lr_decay ** (step // self.lr_decay_every)
+        if step < self.warmup_steps:
+            return (step + 1) / self.warmup_steps
+        progress = (step - self.warmup_steps) / max(1, self.steps - self.warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
 class TrainingStateStore:
@@ -113,9 +147,13 @@ def load_optimizer_state(
 
 @dataclass
 class TrainResult:
+    """The EMA model (the best evaluated one under early stopping), history, resume point."""
+
     ema_model: nn.Module
     history: list[dict[str, float]]
     resumed_from: int
+    best_step: int | None = None
+    stopped_early: bool = False
 
 
 class Trainer:
@@ -131,12 +169,14 @@ class Trainer:
         fingerprint: str = "",
         description: str = "training",
         cuda_graph: bool = False,
+        validate: ValidateFn | None = None,
     ) -> None:
         sizes = {len(v) for v in data.values()}
         if len(sizes) != 1 or 0 in sizes:
             raise ValueError(f"training data must be non-empty and row-aligned, got sizes {sizes}")
         self.model, self.loss_fn, self.data, self.config = model, loss_fn, data, config
         self.store, self.fingerprint, self.description = store, fingerprint, description
+        self.validate = validate
         self.device = next(model.parameters()).device
         self.n = sizes.pop()
         self.batch_size = min(config.batch_size, self.n)
@@ -152,14 +192,19 @@ class Trainer:
         self._graph: torch.cuda.CUDAGraph | None = None
         self._graph_index = torch.zeros(self.batch_size, dtype=torch.long, device=self.device)
         self._graph_parts: dict[str, torch.Tensor] = {}
-        self.scheduler = torch.optim.lr_scheduler.StepLR(
-            self.optimizer, step_size=config.lr_decay_every, gamma=config.lr_decay
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda step: config.lr_factor(step)
         )
-        self.ema = copy.deepcopy(model).requires_grad_(False)
+        # The EMA copy never trains: eval mode, so validation runs without dropout.
+        self.ema = copy.deepcopy(model).requires_grad_(False).eval()
         self.order = torch.empty(0, dtype=torch.long, device=self.device)
         self.position = 0
         self.step = 0
         self.history: list[dict[str, float]] = []
+        # Early stopping: the best evaluation so far, its EMA weights, and whether we stopped.
+        self.best: dict[str, float] | None = None
+        self.best_ema: dict[str, torch.Tensor] = {}
+        self.stopped = False
 
     def _next_index(self) -> torch.Tensor:
         if self.position + self.batch_size > len(self.order):
@@ -220,6 +265,7 @@ class Trainer:
             "rng": self.generator.get_state(),
             "global_rng": torch.get_rng_state(),
             "order": self.order,
+            **prefixed("best_ema", self.best_ema),
         }
         if self.device.type == "cuda":
             tensors["global_cuda_rng"] = torch.cuda.get_rng_state(self.device)
@@ -230,6 +276,8 @@ class Trainer:
             "param_groups": param_groups,
             "scheduler": self.scheduler.state_dict(),
             "history": self.history,
+            "best": self.best,
+            "stopped": self.stopped,
         }
         return tensors, meta
 
@@ -249,6 +297,8 @@ class Trainer:
             torch.cuda.set_rng_state(tensors["global_cuda_rng"], self.device)
         self.order = tensors["order"].to(self.device)
         self.position, self.step, self.history = meta["position"], meta["step"], meta["history"]
+        self.best, self.stopped = meta["best"], meta["stopped"]
+        self.best_ema = {k: v.to(self.device) for k, v in unprefixed("best_ema", tensors).items()}
 
     def _checkpoint(self) -> None:
         if self.store is not None:
@@ -282,17 +332,44 @@ class Trainer:
         with tqdm(
             total=self.config.steps, initial=self.step, desc=self.description, unit="step"
         ) as bar:
-            while self.step < self.config.steps:
+            while self.step < self.config.steps and not self.stopped:
                 parts = self._train_step()
                 self.step += 1
                 bar.update(1)
-                if self.step % self.config.log_every == 0 or self.step == self.config.steps:
+                last = self.step == self.config.steps
+                if self.step % self.config.log_every == 0 or last:
                     record = {k: float(v.detach()) for k, v in parts.items()}
                     record.update(step=self.step, lr=float(self.scheduler.get_last_lr()[0]))
                     self.history.append(record)
                     bar.set_postfix(loss=f"{record['loss']:.4f}")
-                if self.step % self.config.checkpoint_every == 0:
+                if self.validate is not None and (self.step % self.config.eval_every == 0 or last):
+                    self._evaluate()
+                if self.step % self.config.checkpoint_every == 0 and not self.stopped:
                     self._checkpoint()
         self._checkpoint()
+        if self.stopped:
+            logger.info(
+                "%s: stopped early at step %d; keeping the EMA weights of step %d",
+                self.description,
+                self.step,
+                self.best["step"],
+            )
+        if self.best_ema:
+            self.ema.load_state_dict(self.best_ema)
         self.model.eval()
-        return TrainResult(self.ema.eval(), self.history, resumed_from)
+        best_step = None if self.best is None else int(self.best["step"])
+        return TrainResult(self.ema.eval(), self.history, resumed_from, best_step, self.stopped)
+
+    def _evaluate(self) -> None:
+        """Score the EMA weights, remember the best ones, and decide on early stopping."""
+        metrics = self.validate(self.ema)
+        value = metrics[self.config.monitor]
+        if self.best is None or value > self.best["value"] + self.config.min_delta:
+            self.best = {"value": float(value), "step": self.step}
+            if self.config.patience > 0:  # only early stopping keeps the best weights
+                self.best_ema = {k: v.detach().clone() for k, v in self.ema.state_dict().items()}
+        # kept_step: whose EMA weights this run would return if it ended now.
+        kept = self.best["step"] if self.config.patience > 0 else self.step
+        self.history.append({"step": self.step, **metrics, "kept_step": kept})
+        since_best = (self.step - self.best["step"]) // self.config.eval_every
+        self.stopped = self.config.patience > 0 and since_best >= self.config.patience

@@ -40,6 +40,7 @@ from diffusion_link.pipelines.bridge_training.nodes import (
     train_bridge,
 )
 from diffusion_link.training import TrainingStateStore
+from diffusion_link.validation import VALIDATION_METRICS
 from embedding_fixtures import simulated_tables
 from kill_and_resume import first_kill_mid_training, kill_once_saved
 
@@ -67,7 +68,9 @@ def tiny_parameters() -> dict:
     bridges = params["bridges"]
     for name in DIFFUSION:
         bridges[name]["model"]["width"] = 32
-        bridges[name]["training"].update(steps=12, checkpoint_every=5, batch_size=64)
+        bridges[name]["training"].update(
+            steps=12, checkpoint_every=5, batch_size=64, eval_every=10, warmup_steps=2
+        )
     bridges["diffgap"]["model"]["ddim_steps"] = 10
     return params
 
@@ -195,12 +198,18 @@ def test_training_curves_and_history(pipeline_run):
     catalog, _, _ = pipeline_run
     figure = catalog.load("bridge_training_curves")
     assert isinstance(figure, Figure)
-    assert sorted(axis.get_title() for axis in figure.axes) == sorted(DIFFUSION)
+    titles = [*DIFFUSION, *(f"{name}: validation" for name in DIFFUSION)]
+    assert sorted(axis.get_title() for axis in figure.axes) == sorted(titles)
     history = catalog.load("bridge_training_history")
     assert set(history["bridge"]) == set(DIFFUSION)
     link = history[history["bridge"] == "diffusion_link"]
     assert {"loss", "text_to_text", "audio_to_text", "topology", "step", "lr"} <= set(link)
     assert link["step"].max() == 12
+    # Validation on the val split with the EMA weights, every eval_every steps and at the end.
+    for name in DIFFUSION:
+        evaluated = history[history["bridge"] == name].dropna(subset=list(VALIDATION_METRICS))
+        assert list(evaluated["step"]) == [10, 12]
+        assert evaluated[list(VALIDATION_METRICS)].abs().le(1.0).all().all()
 
 
 def test_every_model_reloads_and_reproduces_its_rows(pipeline_run, tables):

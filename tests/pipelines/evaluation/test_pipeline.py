@@ -73,7 +73,7 @@ def tables(default_captions, default_text_embeddings, sentence_encoder):
         default_captions,
         default_text_embeddings,
         sentence_encoder.checkpoint_id,
-        {"train": 300, "test": 80},
+        {"train": 300, "val": 40, "test": 80},
     )
 
 

@@ -14,12 +14,22 @@ import numpy as np
 import pandas as pd
 import torch
 from matplotlib.figure import Figure
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    model_validator,
+)
 
 from diffusion_link.bridges import Bridge, fit_bridge
 from diffusion_link.datasets.embedding_table import embedding_matrix, with_embeddings
+from diffusion_link.figures import training_curves
 from diffusion_link.model import check_inference_steps
+from diffusion_link.pairs import validation_set
 from diffusion_link.training import TrainConfig, TrainingStateStore
+from diffusion_link.validation import VALIDATION_METRICS
 
 matplotlib.use("Agg")
 logger = logging.getLogger(__name__)
@@ -52,12 +62,18 @@ class TrainingParams(_Strict):
     steps: PositiveInt = 3000
     batch_size: PositiveInt = 128
     lr: float = Field(1e-4, gt=0.0)
+    schedule: Literal["step", "cosine"] = "step"
     lr_decay: float = Field(0.97, gt=0.0, le=1.0)
     lr_decay_every: PositiveInt = 200
+    warmup_steps: NonNegativeInt = 0
     ema_decay: float = Field(0.995, ge=0.0, lt=1.0)
     seed: int = 0
     checkpoint_every: PositiveInt = 500
     log_every: PositiveInt = 25
+    eval_every: PositiveInt = 100
+    patience: NonNegativeInt = 0
+    monitor: Literal[VALIDATION_METRICS] = "val_matched_audio_text"
+    min_delta: float = Field(0.0, ge=0.0)
 
 
 class BridgeParams(_Strict):
@@ -81,6 +97,7 @@ class BridgeSettings(_Strict):
     """Settings shared by every bridge: ``bridge_training.settings``."""
 
     train_split: str = "train"
+    validation_split: str | None = "val"  # scored while training (None: no validation)
     device: str = "auto"
     s_star_sweep: SweepParams = SweepParams()
 
@@ -119,6 +136,11 @@ def train_bridge(
     settings = BridgeSettings.model_validate(settings)
     audio, text = paired_split(audio_embeddings, text_embeddings, settings.train_split)
     logger.info("Fitting %s on %d %s pairs", bridge.method, len(text), settings.train_split)
+    validation = None
+    if settings.validation_split is not None:
+        validation = validation_set(
+            audio_embeddings, text_embeddings, settings.validation_split, bridge.seed
+        )
     model, history = fit_bridge(
         bridge.method,
         audio,
@@ -128,6 +150,7 @@ def train_bridge(
         loss=bridge.loss,
         store=training_state,
         device=_device(settings.device),
+        validation=validation,
     )
     return model, pd.DataFrame(history).assign(bridge=bridge.method)
 
@@ -218,14 +241,7 @@ def sweep_s_star(
 
 
 def plot_training_curves(*histories: pd.DataFrame) -> tuple[Figure, pd.DataFrame]:
-    """One panel per trained bridge: its loss terms against the step (log scale)."""
+    """Every trained bridge's loss terms and validation figures: one figure and one table."""
     trained = [h for h in histories if not h.empty]
-    figure = Figure(figsize=(5 * max(1, len(trained)), 3.6), layout="constrained")
-    axes = figure.subplots(1, max(1, len(trained)), squeeze=False)[0]
-    for axis, history in zip(axes, trained, strict=False):
-        for column in history.columns.difference(["step", "lr", "bridge"]):
-            axis.plot(history["step"], history[column], label=column)
-        axis.set(title=history["bridge"].iloc[0], xlabel="step", yscale="log")
-        axis.legend(fontsize="small")
     curves = pd.concat(trained, ignore_index=True) if trained else pd.DataFrame()
-    return figure, curves
+    return training_curves(trained), curves

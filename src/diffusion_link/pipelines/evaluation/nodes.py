@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,7 +25,6 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 from diffusion_link.bridges import BRIDGES, Bridge
 from diffusion_link.datasets.embedding_table import embedding_matrix
 from diffusion_link.modality_gap import (
-    c3_collapse,
     centroid_distance,
     cross_group_cosine,
     l2_normalise,
@@ -37,6 +35,7 @@ from diffusion_link.modality_gap import (
     retrieval_recall,
     uncollapse,
 )
+from diffusion_link.pairs import SplitPairs, split_pairs
 
 matplotlib.use("Agg")
 logger = logging.getLogger(__name__)
@@ -102,36 +101,10 @@ class EvaluationParams(_Strict):
     paper: PaperReference
 
 
-@dataclass(frozen=True)
-class SplitPairs:
-    """One split's captions whose clip has an audio embedding, and those clips."""
-
-    clip_ids: pd.Index  # one per clip, in audio-table order
-    captions: pd.DataFrame  # text_embeddings rows, in table order
-    pair_index: np.ndarray  # for each caption, its clip's position in clip_ids
-
-
-def split_pairs(audio_ids: pd.Series, text_embeddings: pd.DataFrame, split: str) -> SplitPairs:
-    """Pair a split's captions with clips (``audio_ids``: that split's clip ids with audio)."""
-    text = text_embeddings[text_embeddings["split"] == split]
-    has_audio = text["clip_id"].isin(audio_ids)
-    if not has_audio.all():
-        logger.info("%d %s captions have no audio embedding; left out", (~has_audio).sum(), split)
-    text = text[has_audio]
-    clip_ids = pd.Index(audio_ids[audio_ids.isin(text["clip_id"])].drop_duplicates())
-    if text.empty:
-        raise ValueError(f"no {split!r} caption has an audio embedding: nothing to evaluate")
-    return SplitPairs(clip_ids, text, clip_ids.get_indexer(text["clip_id"]))
-
-
 def text_target_space(model: Bridge, text: np.ndarray) -> np.ndarray:
     """The text embeddings in the space ``model`` was trained to reach, L2-normalised."""
-    if hasattr(model, "normalise"):  # diffusion bridges: Diffusion-Bridge's normalisation
-        with torch.no_grad():
-            text = model.normalise(torch.from_numpy(text).float(), "text").cpu().numpy()
-    elif hasattr(model, "means"):  # C3's collapse
-        text = c3_collapse(text, model.means["text"].cpu().numpy())
-    return l2_normalise(text)
+    with torch.no_grad():
+        return model.target_text(torch.from_numpy(text).float()).cpu().numpy()
 
 
 def _rows(table: pd.DataFrame, key: str, ids: pd.Index, what: str) -> np.ndarray:
