@@ -86,7 +86,7 @@ def bridged(tables, tmp_path_factory):
     settings.update(device="cpu")
     settings["s_star_sweep"].update(s_stars=[100, 300])
     root = tmp_path_factory.mktemp("training_state")
-    models, outputs = {}, []
+    models, outputs, histories = {}, [], []
     for name in BRIDGES:
         bridge = params["bridges"][name]
         if "model" in bridge:
@@ -94,10 +94,12 @@ def bridged(tables, tmp_path_factory):
             bridge["model"]["ddim_steps"] = min(bridge["model"]["ddim_steps"], 10)
             bridge["training"].update(steps=12, checkpoint_every=100, batch_size=64)
         store = TrainingStateStore(root / f"{name}.safetensors")
-        models[name], _ = train_bridge(audio, text, store, bridge, settings)
+        models[name], history = train_bridge(audio, text, store, bridge, settings)
         outputs.append(apply_bridge(models[name], audio, text, bridge, settings))
+        histories.append(history)
     sweep = sweep_s_star(models["diffusion_link"], audio, settings)
-    return models, collect_bridged_embeddings(*outputs), sweep
+    history = pd.concat([h for h in histories if not h.empty], ignore_index=True)
+    return models, collect_bridged_embeddings(*outputs), sweep, history
 
 
 class KeptFigure(MatplotlibDataset):
@@ -142,7 +144,7 @@ def generated_for(text: pd.DataFrame, captions: pd.DataFrame) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def run(tables, bridged, default_captions, tmp_path_factory):
     audio, text = tables
-    models, bridged_embeddings, sweep = bridged
+    models, bridged_embeddings, sweep, history = bridged
     catalog = output_catalog(tmp_path_factory.mktemp("reporting"))
     captions = default_captions[default_captions["caption_id"].isin(text["caption_id"])]
     inputs = {
@@ -152,6 +154,7 @@ def run(tables, bridged, default_captions, tmp_path_factory):
         "text_embeddings": text,
         "bridged_embeddings": bridged_embeddings,
         "s_star_sweep": sweep,
+        "bridge_training_history": history,
         "params:evaluation": evaluation_parameters(),
         **{f"{name}.model": model for name, model in models.items()},
     }
@@ -171,6 +174,7 @@ def test_pipeline_interface():
         "text_embeddings",
         "bridged_embeddings",
         "s_star_sweep",
+        "bridge_training_history",
         "params:evaluation",
         *(f"{name}.model" for name in BRIDGES),
     }
@@ -203,6 +207,7 @@ def test_report_json_follows_the_schema(run, tables):
         "s_star_sweep",
         "captioning",
         "unavailable",
+        "training",
     }
     test_text = text[text["split"] == "test"]
     assert report["dataset"] == {
@@ -230,6 +235,22 @@ def test_report_json_follows_the_schema(run, tables):
     if scores["SPICE"] is None:  # no Stanford CoreNLP here: said so, never 0
         assert set(report["unavailable"]) == {"SPICE", "SPIDEr"}
         assert scores["SPIDEr"] is None
+
+
+def test_report_says_how_each_bridge_trained(run, bridged):
+    *_, history = bridged
+    report = run.load("report_json")
+    assert set(report["training"]) == {"diffusion_bridge", "diffgap", "diffusion_link"}
+    for name, entry in report["training"].items():
+        rows = history[history["bridge"] == name].dropna(subset=["val_matched_audio_text"])
+        assert entry["steps"] == 12 and entry["kept_step"] == 12
+        assert entry["validation"]["val_matched_audio_text"] == pytest.approx(
+            rows["val_matched_audio_text"].iloc[-1]
+        )
+        assert entry["converged"] is False  # one evaluation cannot show a plateau
+    markdown = run.load("report_md")
+    assert "## Training (bridge_training, validation split)" in markdown
+    assert "| DL | 12 | 12 |" in markdown and "**no**" in markdown
 
 
 def test_identity_and_c3_metrics_match_direct_computations(run, tables):
@@ -269,7 +290,13 @@ def test_report_of_real_audio_has_no_warning(run, tables):
     gap = run.load("report_json")["modality_gap"]
     captioning = {"captioning": {}, "unavailable": {}}
     markdown, report = build_report(
-        gap, {"100": 0.5}, text, real_audio, EvaluationParams(**evaluation_parameters()), captioning
+        gap,
+        {"100": 0.5},
+        text,
+        real_audio,
+        EvaluationParams(**evaluation_parameters()),
+        captioning,
+        {},
     )
     assert report["simulated_audio"] is False and report["encoder"] == "laion_clap"
     assert "Warning" not in markdown
@@ -278,7 +305,7 @@ def test_report_of_real_audio_has_no_warning(run, tables):
 
 def test_a_bridge_without_outputs_is_a_clear_error(tables, bridged):
     _, text = tables
-    models, bridged_embeddings, _ = bridged
+    models, bridged_embeddings, _, _ = bridged
     without_c3 = bridged_embeddings[bridged_embeddings["bridge"] != "c3"]
     with pytest.raises(ValueError, match="no 'test' rows of c3"):
         modality_gap_metrics(text, without_c3, evaluation_parameters(), models["c3"])

@@ -36,6 +36,8 @@ from diffusion_link.modality_gap import (
     uncollapse,
 )
 from diffusion_link.pairs import SplitPairs, split_pairs
+from diffusion_link.training_report import training_markdown, training_summary
+from diffusion_link.validation import VALIDATION_METRICS
 
 matplotlib.use("Agg")
 logger = logging.getLogger(__name__)
@@ -89,6 +91,15 @@ class PaperReference(_Strict):
     table_4: dict[str, dict[str, dict[str, float]]] = {}  # mode -> bridge -> metric
 
 
+class ConvergenceParams(_Strict):
+    """The convergence rule: ``metric`` moves by less than ``tolerance`` (max - min) over the
+    evaluations in the last ``last_fraction`` of a bridge's training."""
+
+    metric: Literal[VALIDATION_METRICS] = "val_matched_audio_text"
+    last_fraction: float = Field(0.2, gt=0.0, le=1.0)
+    tolerance: float = Field(0.01, gt=0.0)
+
+
 class EvaluationParams(_Strict):
     """``params:evaluation``."""
 
@@ -98,6 +109,7 @@ class EvaluationParams(_Strict):
     recall_at: list[PositiveInt] = [1, 5, 10]
     linear_separability: SeparabilityParams = SeparabilityParams()
     umap: UmapParams = UmapParams()
+    convergence: ConvergenceParams = ConvergenceParams()
     paper: PaperReference
 
 
@@ -362,6 +374,16 @@ def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
     ]
 
 
+def summarise_training(
+    bridge_training_history: pd.DataFrame, evaluation: EvaluationParams
+) -> dict[str, dict[str, Any]]:
+    """Each trained bridge's steps, kept weights, validation figures and convergence."""
+    rule = EvaluationParams.model_validate(evaluation).convergence
+    return training_summary(
+        bridge_training_history, rule.metric, rule.last_fraction, rule.tolerance
+    )
+
+
 def build_report(
     modality_gap: dict[str, dict[str, float]],
     s_star: dict[str, float],
@@ -369,6 +391,7 @@ def build_report(
     audio_embeddings: pd.DataFrame,
     evaluation: EvaluationParams,
     captioning: dict[str, dict[str, Any]],
+    training: dict[str, dict[str, Any]],
 ) -> tuple[str, dict[str, Any]]:
     """``report.md`` and ``report.json``: this run's numbers, the paper's beside them.
 
@@ -396,6 +419,7 @@ def build_report(
         "s_star_sweep": {key: _number(value) for key, value in s_star.items()},
         "captioning": captioning["captioning"],
         "unavailable": dict(captioning["unavailable"]),
+        "training": training,
     }
     for bridge, values in report["modality_gap"].items():
         for key, value in values.items():
@@ -480,9 +504,17 @@ def _report_markdown(
             ["paper", *(_cell(paper.table_2.get(int(s)), None) for s in sweep)],
         ],
     )
+    rule = params.convergence
+    lines += [""] + training_markdown(
+        report["training"],
+        BRIDGE_LABELS,
+        f"Converged: `{rule.metric}` moves by less than {rule.tolerance} (max - min) over the "
+        f"evaluations in the last {rule.last_fraction:.0%} of the bridge's training. "
+        "Validation figures are those of the kept EMA weights.",
+        report["simulated_audio"],
+    )
     ks = params.recall_at
     lines += [
-        "",
         "## Modality-gap measures (this run only; the paper reports none of these)",
         "",
         "Audio side: each bridge's text-like embeddings from audio (t<-a); text side: the "

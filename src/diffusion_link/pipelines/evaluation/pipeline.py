@@ -9,6 +9,7 @@ from diffusion_link.pipelines.evaluation.nodes import (
     modality_gap_metrics,
     plot_umap,
     s_star_table,
+    summarise_training,
 )
 
 
@@ -51,6 +52,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="captioning_metrics",
             ),
             Node(
+                summarise_training,
+                ["bridge_training_history", "params:evaluation"],
+                "training_summary",
+                name="summarise_training",
+            ),
+            Node(
                 build_report,
                 [
                     "modality_gap_metrics",
@@ -59,6 +66,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "audio_embeddings",
                     "params:evaluation",
                     "captioning_metrics",
+                    "training_summary",
                 ],
                 ["report_md", "report_json"],
                 name="build_report",
