@@ -13,11 +13,12 @@ from diffusion_link.bridges import (
     DiffGap,
     DiffusionBridge,
     IdentityBridge,
+    diffusion_bridge_objective,
     fit_bridge,
     load_bridge,
 )
 from diffusion_link.modality_gap import matched_cosine, nonmatched_cosine
-from diffusion_link.model import CONFIG_NAME, DiffusionLink
+from diffusion_link.model import CONFIG_NAME, DiffusionConfig, DiffusionLink
 from diffusion_link.training import TrainConfig, TrainingStateStore
 
 DIM = 16
@@ -217,6 +218,24 @@ def test_wrongly_sized_or_empty_training_data_is_refused():
         fit_bridge("diffusion_link", audio[:, :5], text)
     with pytest.raises(ValueError, match="no embeddings"):
         fit_bridge("diffusion_link", audio[:0], text[:0])
+
+
+def test_diffusion_bridge_weights_by_the_plain_snr_unless_clipped():
+    # The zero-initialised output layer predicts 0: the loss is mean(weight * ||text||^2).
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = DiffusionBridge(DiffusionConfig(dim=4, width=8, s_star=600))
+    text = torch.randn(6, 4, generator=torch.Generator().manual_seed(2))
+    steps = torch.randint(1, 1001, (6,), generator=torch.Generator().manual_seed(3))
+    snr = model.alpha_bar[steps] / (1 - model.alpha_bar[steps])
+    squared = text.pow(2).sum(-1)
+    for clip, weight in ((None, snr), (5.0, snr.clamp(max=5.0))):
+        loss = diffusion_bridge_objective(clip)(
+            model, {"text": text}, torch.Generator().manual_seed(3)
+        )["loss"]
+        torch.testing.assert_close(loss, (weight * squared).mean())
+    with pytest.raises(ValueError, match="snr_clip must be > 0 or null"):
+        diffusion_bridge_objective(0.0)
 
 
 def test_diffgap_takes_no_loss_settings():

@@ -95,6 +95,14 @@ def test_cross_sample_objective_parts_at_initialisation(tiny_model, batch):
         tiny_model, batch, torch.Generator().manual_seed(0)
     )
     torch.testing.assert_close(both["topology"], 2 * topology)
+    # The paper's literal sums: squared norms summed over d, the Frobenius norm over B^2.
+    literal = cross_sample_objective(reduction="sum")(
+        tiny_model, batch, torch.Generator().manual_seed(0)
+    )
+    torch.testing.assert_close(literal["text_to_text"], reconstruction * 4)
+    torch.testing.assert_close(literal["topology"], topology * 5**2)
+    with pytest.raises(ValueError, match="reduction must be mean or sum"):
+        cross_sample_objective(reduction="median")
 
 
 def test_cross_sample_objective_after_a_nonzero_output(tiny_model, batch):

@@ -190,8 +190,14 @@ def _noise(x0: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
 
 
-def diffusion_bridge_objective(snr_clip: float = 5.0) -> Callable:
-    """Text-only x0 loss weighted by the step's SNR, clipped at ``snr_clip`` (min-SNR)."""
+def diffusion_bridge_objective(snr_clip: float | None = None) -> Callable:
+    """Text-only x0 loss weighted by the step's SNR, as Diffusion-Bridge's public code does.
+
+    ``snr_clip``: None (the public code) weights by the plain SNR abar / (1 - abar), which
+    makes the smallest steps dominate; a number clips the weight there (min-SNR weighting).
+    """
+    if snr_clip is not None and not snr_clip > 0:
+        raise ValueError(f"snr_clip must be > 0 or null, got {snr_clip}")
 
     def objective(
         model: DiffusionBridge, batch: dict[str, torch.Tensor], generator: torch.Generator
@@ -199,7 +205,9 @@ def diffusion_bridge_objective(snr_clip: float = 5.0) -> Callable:
         text = batch["text"]
         s = _random_steps(model, text, generator)
         a = model.alpha_bar[s]
-        weight = (a / (1 - a)).clamp(max=snr_clip)
+        weight = a / (1 - a)
+        if snr_clip is not None:
+            weight = weight.clamp(max=snr_clip)
         prediction = model.predict_x0(
             q_sample(text, s, model.alpha_bar, _noise(text, generator)), s
         )

@@ -34,19 +34,26 @@ def cross_sample_objective(
     diffusion_weight: float = 1.0,
     topology_weight: float = 1.0,
     topology_source: str = "audio",
+    reduction: str = "mean",
 ) -> Callable[[nn.Module, dict[str, torch.Tensor], torch.Generator], dict[str, torch.Tensor]]:
     """Diffusion-Link's loss (eq. 8) for the trainer: eq. 6 plus a weighted eq. 7.
 
     ``batch`` holds normalised paired ``text`` and ``audio`` rows. Each modality is noised to
     its own uniformly drawn step in 1..T and the denoiser must predict the *text* embedding
-    from both. Both terms are averaged over their elements, as ``F.mse_loss`` does (the sums
-    of eqs. 6-7 divided by d and by B^2): with the paper's weights 1 and 1 the sum forms would
-    let the topology term (B^2 entries) swamp the reconstruction at batch 128. The topology term compares the texts with the text-like predictions of the
-    ``topology_source`` branch: "audio" (what the bridge produces at inference; the default),
-    "text", or "both" (the sum).
+    from both.
+
+    ``reduction``: "mean" averages both terms over their elements, as ``F.mse_loss`` does
+    (eq. 6's squared norms divided by d, eq. 7's Frobenius sum by B^2); "sum" is the paper's
+    literal form (squared norms summed over d and averaged over the batch; eq. 7 summed over
+    its B^2 entries), where at batch 128 the topology term outweighs the reconstruction by
+    about two orders of magnitude. The topology term compares the texts with the text-like
+    predictions of the ``topology_source`` branch: "audio" (what the bridge produces at
+    inference; the default), "text", or "both" (the sum).
     """
     if topology_source not in ("audio", "text", "both"):
         raise ValueError(f"topology_source must be audio, text or both, got {topology_source!r}")
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"reduction must be mean or sum, got {reduction!r}")
 
     def objective(
         model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator
@@ -63,11 +70,12 @@ def cross_sample_objective(
         # One denoiser pass over both branches: half the kernel launches, larger GEMMs.
         predicted = model(torch.cat(noised), torch.cat(steps))
         predictions = dict(zip(("text", "audio"), predicted.split(len(text)), strict=True))
-        dim, batch_size = text.shape[1], text.shape[0]
+        # "mean": per element (divide by d and by B^2); "sum": the paper's literal sums.
+        dim, pairs = (text.shape[1], len(text) ** 2) if reduction == "mean" else (1, 1)
         text_to_text = reconstruction_loss(text, predictions["text"]) / dim
         audio_to_text = reconstruction_loss(text, predictions["audio"]) / dim
         sources = ("audio", "text") if topology_source == "both" else (topology_source,)
-        topology = sum(topology_loss(text, predictions[name]) for name in sources) / batch_size**2
+        topology = sum(topology_loss(text, predictions[name]) for name in sources) / pairs
         loss = diffusion_weight * (text_to_text + audio_to_text) + topology_weight * topology
         return {
             "loss": loss,

@@ -452,3 +452,36 @@ def test_nan_in_an_applied_split_fails_naming_the_rows(tables):
     assert train.any()
     with pytest.raises(ValueError, match=rf"rows \[{len(audio) - 1}\] contain NaN or inf"):
         apply_bridge(model, broken, text, params["bridges"]["identity"], params["settings"])
+
+
+@pytest.mark.parametrize("env", ["base", "paper"])
+def test_every_diffusion_bridge_gets_the_same_size_and_budget(env):
+    from kedro.config import OmegaConfigLoader
+
+    from diffusion_link.settings import CONFIG_LOADER_ARGS
+
+    loader = OmegaConfigLoader(
+        str(PROJECT / "conf"), env=None if env == "base" else env, **CONFIG_LOADER_ARGS
+    )
+    bridges = loader["parameters"]["bridge_training"]["bridges"]
+    size = {"width", "num_blocks", "time_dim", "dropout", "T", "norm_scale"}
+    validated = {name: BridgeParams(**bridges[name]) for name in DIFFUSION}
+    first = validated[DIFFUSION[0]]
+    for name in DIFFUSION[1:]:
+        assert validated[name].training == first.training, name
+        for key in size:
+            assert getattr(validated[name].model, key) == getattr(first.model, key), (name, key)
+    recipe = first.training.model_dump()
+    if env == "paper":  # the paper's recipe: Adam 1e-4 x0.97 every 200 steps, no stopping
+        assert (recipe["lr"], recipe["schedule"], recipe["lr_decay"]) == (1e-4, "step", 0.97)
+        assert recipe["lr_decay_every"] == 200 and recipe["patience"] == 0
+    else:
+        assert recipe["schedule"] == "cosine" and recipe["patience"] > 0
+
+
+def test_a_missing_validation_split_is_a_clear_error(tables):
+    audio, text = tables
+    params = tiny_parameters()
+    settings = {**params["settings"], "validation_split": "dev"}
+    with pytest.raises(ValueError, match="validation split 'dev' has no caption"):
+        train_bridge(audio, text, None, params["bridges"]["diffusion_link"], settings)
