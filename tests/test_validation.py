@@ -13,7 +13,13 @@ from diffusion_link.modality_gap import (
 )
 from diffusion_link.normalisation import modality_means
 from diffusion_link.training import TrainConfig
-from diffusion_link.validation import VALIDATION_METRICS, ValidationSet, converged, validate
+from diffusion_link.validation import (
+    VALIDATION_METRICS,
+    ValidationSet,
+    converged,
+    draw_agreement,
+    validate,
+)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -88,3 +94,16 @@ def test_converged_needs_a_plateau_over_the_last_fifth():
     assert not converged(steps, [*rising[:7], 0.7, 0.705, 0.711])
     assert not converged([1000], [0.7]), "one evaluation cannot show a plateau"
     assert not converged([], [])
+
+
+def test_draw_agreement_is_one_without_noise_and_below_one_with_it():
+    data = held_out()
+    assert draw_agreement(IdentityBridge(16), data.audio) == pytest.approx(1.0)
+    bridge, _ = fit_bridge(
+        "diffusion_link",
+        data.audio[data.pair_index],
+        data.text,
+        model={"width": 32, "s_star": 500},
+        training=TrainConfig(steps=20, batch_size=8, lr=1e-3),
+    )
+    assert draw_agreement(bridge, data.audio) < 0.999

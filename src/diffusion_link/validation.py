@@ -90,3 +90,24 @@ def converged(
     if len(window) < 2 or not np.isfinite(window).all():
         return False
     return bool(window.max() - window.min() < tolerance)
+
+
+@torch.no_grad()
+def draw_agreement(
+    bridge: torch.nn.Module, embeddings: torch.Tensor, seeds: tuple[int, int] = (0, 1)
+) -> float:
+    """Mean cosine between two draws of ``bridge`` for the same audio with different noise.
+
+    1 for a deterministic map (identity, C3, Diffusion-Bridge's noiseless injection) and for a
+    sampler that collapses onto E[text | audio]; clearly below 1 for a generator whose draws
+    differ."""
+    device = bridge.alpha_bar.device if isinstance(bridge, torch.nn.Module) else "cpu"
+    draws = [
+        bridge.bridge(
+            embeddings.to(device),
+            modality="audio",
+            generator=torch.Generator(device=device).manual_seed(seed),
+        )
+        for seed in seeds
+    ]
+    return float((draws[0] * draws[1]).sum(dim=-1).mean())

@@ -237,6 +237,15 @@ def test_report_json_follows_the_schema(run, tables):
         assert scores["SPIDEr"] is None
 
 
+def test_draw_agreement_is_one_for_deterministic_bridges(run):
+    gap = run.load("report_json")["modality_gap"]
+    for name in ("identity", "c3", "diffusion_bridge"):  # no noise at all
+        assert gap[name]["draw_agreement"] == pytest.approx(1.0, abs=1e-5), name
+    for name in ("diffgap", "diffusion_link"):  # noise enters: a draw is a random variable
+        assert -1.0 <= gap[name]["draw_agreement"] < 1.0, name
+    assert "draw agreement" in run.load("report_md")
+
+
 def test_report_says_how_each_bridge_trained(run, bridged):
     *_, history = bridged
     report = run.load("report_json")
@@ -296,6 +305,7 @@ def test_report_of_real_audio_has_no_warning(run, tables):
         real_audio,
         EvaluationParams(**evaluation_parameters()),
         captioning,
+        {},
         {},
     )
     assert report["simulated_audio"] is False and report["encoder"] == "laion_clap"

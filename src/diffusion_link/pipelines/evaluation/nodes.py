@@ -37,7 +37,7 @@ from diffusion_link.modality_gap import (
 )
 from diffusion_link.pairs import SplitPairs, split_pairs
 from diffusion_link.training_report import training_markdown, training_summary
-from diffusion_link.validation import VALIDATION_METRICS
+from diffusion_link.validation import VALIDATION_METRICS, draw_agreement
 
 matplotlib.use("Agg")
 logger = logging.getLogger(__name__)
@@ -374,6 +374,16 @@ def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
     ]
 
 
+def draw_agreements(
+    audio_embeddings: pd.DataFrame, evaluation: EvaluationParams, *models: Bridge
+) -> dict[str, float]:
+    """Each bridge's agreement between two draws for the evaluation split's audio."""
+    params = EvaluationParams.model_validate(evaluation)
+    split = audio_embeddings[audio_embeddings["split"] == params.split]
+    audio = torch.from_numpy(embedding_matrix(split))
+    return {model.method: draw_agreement(model, audio) for model in models}
+
+
 def summarise_training(
     bridge_training_history: pd.DataFrame, evaluation: EvaluationParams
 ) -> dict[str, dict[str, Any]]:
@@ -392,6 +402,7 @@ def build_report(
     evaluation: EvaluationParams,
     captioning: dict[str, dict[str, Any]],
     training: dict[str, dict[str, Any]],
+    agreement: dict[str, float],
 ) -> tuple[str, dict[str, Any]]:
     """``report.md`` and ``report.json``: this run's numbers, the paper's beside them.
 
@@ -413,7 +424,10 @@ def build_report(
         "encoder": str(attrs.get("encoder", "unknown")),
         "simulated_audio": simulated,
         "modality_gap": {
-            bridge: {key: _number(value) for key, value in values.items()}
+            bridge: {
+                key: _number(value)
+                for key, value in {**values, **_only(agreement, bridge, "draw_agreement")}.items()
+            }
             for bridge, values in modality_gap.items()
         },
         "s_star_sweep": {key: _number(value) for key, value in s_star.items()},
@@ -430,6 +444,11 @@ def build_report(
             report["unavailable"][f"s_star_sweep.{key}"] = "not a finite number"
     markdown = _report_markdown(report, pairs, attrs, params)
     return markdown, report
+
+
+def _only(values: dict[str, float], key: str, name: str) -> dict[str, float]:
+    """``{name: values[key]}`` when ``values`` has ``key``, else nothing."""
+    return {name: values[key]} if key in values else {}
 
 
 def _report_markdown(
@@ -522,7 +541,9 @@ def _report_markdown(
         "means (Liang et al.); relative modality gap (Schrodi et al.): 0 = matched pairs "
         "coincide; linear separability: test accuracy of a logistic regression predicting the "
         "modality (0.5 = no gap); recall@k: audio->text (a hit when any of the clip's captions "
-        "is in the top k) and text->audio.",
+        "is in the top k) and text->audio; draw agreement: mean cosine between two outputs for "
+        "the same audio with different noise (1 = a deterministic map; DiffGap's near-1 value "
+        "shows it acts as a conditional regressor, E[text | audio], not a sampler).",
         "",
     ]
     lines += _markdown_table(
@@ -533,18 +554,20 @@ def _report_markdown(
             "linear separability",
             *(f"a->t R@{k}" for k in ks),
             *(f"t->a R@{k}" for k in ks),
+            "draw agreement",
         ],
         [
             [
                 BRIDGE_LABELS.get(b, b),
                 *(
-                    _cell(gap[b][key], None)
+                    _cell(gap[b].get(key), None)
                     for key in (
                         "centroid_distance",
                         "relative_modality_gap",
                         "linear_separability",
                         *(f"recall_at_{k}" for k in ks),
                         *(f"text_to_audio_recall_at_{k}" for k in ks),
+                        "draw_agreement",
                     )
                 ),
             ]

@@ -6,6 +6,7 @@ from diffusion_link.bridges import BRIDGES
 from diffusion_link.pipelines.evaluation.nodes import (
     build_report,
     captioning_metrics,
+    draw_agreements,
     modality_gap_metrics,
     plot_umap,
     s_star_table,
@@ -52,6 +53,16 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="captioning_metrics",
             ),
             Node(
+                draw_agreements,
+                [
+                    "audio_embeddings",
+                    "params:evaluation",
+                    *(f"{name}.model" for name in BRIDGES),
+                ],
+                "draw_agreement",
+                name="draw_agreement",
+            ),
+            Node(
                 summarise_training,
                 ["bridge_training_history", "params:evaluation"],
                 "training_summary",
@@ -67,6 +78,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:evaluation",
                     "captioning_metrics",
                     "training_summary",
+                    "draw_agreement",
                 ],
                 ["report_md", "report_json"],
                 name="build_report",
