@@ -2,9 +2,11 @@
 
 Both paths run in this one process on the same random data and weights:
 
-- training step (batch 128): naive = DataLoader over a TensorDataset, eager fp32, a Python
-  loop for the EMA; project = ``diffusion_link.training.Trainer`` (data on the device, batches
-  gathered by index, foreach EMA, and on CUDA one CUDA graph per step).
+- training step (batch 128) of each diffusion bridge: naive = DataLoader over a TensorDataset,
+  eager fp32, a Python loop for the EMA, and for Diffusion-Link the textbook eq. 6-7 with one
+  denoiser call per branch; project = ``diffusion_link.training.Trainer`` with the bridge's own
+  objective (data on the device, batches gathered by index, foreach EMA, Diffusion-Link's two
+  branches in one denoiser call, and on CUDA one CUDA graph per step).
 - DDIM bridging of N embeddings (s*=100, 5 steps): naive = fp32 ``bridge()``; project = the
   same call on bf16 weights on CUDA (TF32 matmuls allowed; fp32 on CPU).
 
@@ -21,9 +23,30 @@ import time
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from diffusion_link.losses import cross_sample_objective
+from diffusion_link.bridges import BRIDGE_CLASSES, _objective
+from diffusion_link.losses import reconstruction_loss, topology_loss
 from diffusion_link.model import DiffusionConfig, DiffusionLink
+from diffusion_link.schedule import q_sample
 from diffusion_link.training import TrainConfig, Trainer
+
+DIFFUSION_BRIDGES = {  # method -> its model settings and loss settings on the default
+    "diffusion_link": ({}, {}),
+    "diffusion_bridge": ({"s_star": 600}, {}),
+    "diffgap": ({"s_star": 1000, "ddim_steps": 50}, {}),
+}
+
+
+def textbook_cross_sample(model, batch, generator):
+    """Eqs. 6-7 as written: one denoiser call per branch (the naive reference)."""
+    text, predictions = batch["text"], {}
+    for name in ("text", "audio"):
+        x0 = batch[name]
+        s = torch.randint(1, model.config.T + 1, (len(x0),), generator=generator, device=x0.device)
+        noise = torch.randn(x0.shape, generator=generator, device=x0.device)
+        predictions[name] = model(q_sample(x0, s, model.alpha_bar, noise), s)
+    dim, pairs = text.shape[1], len(text) ** 2
+    eq6 = sum(reconstruction_loss(text, predictions[n]) for n in ("text", "audio")) / dim
+    return {"loss": eq6 + topology_loss(text, predictions["audio"]) / pairs}
 
 
 def _sync(device: str) -> None:
@@ -44,10 +67,14 @@ def _time(fn, repeats: int, device: str) -> float:
 
 
 def naive_steps(
-    model: DiffusionLink, text: torch.Tensor, audio: torch.Tensor, steps: int, device: str
+    model: DiffusionLink,
+    objective,
+    text: torch.Tensor,
+    audio: torch.Tensor,
+    steps: int,
+    device: str,
 ) -> float:
     """ms per step of a textbook loop over a DataLoader (CPU tensors moved per batch)."""
-    objective = cross_sample_objective()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 200, 0.97)
     ema = copy.deepcopy(model).requires_grad_(False)
@@ -78,11 +105,11 @@ def naive_steps(
 
 
 def project_steps(
-    model: DiffusionLink, text: torch.Tensor, audio: torch.Tensor, steps: int
+    model: DiffusionLink, objective, text: torch.Tensor, audio: torch.Tensor, steps: int
 ) -> float:
     trainer = Trainer(
         model,
-        cross_sample_objective(),
+        objective,
         {"text": text, "audio": audio},
         TrainConfig(steps=10**9),
         cuda_graph=True,
@@ -110,20 +137,32 @@ def main() -> None:
     steps = args.steps or (200 if device == "cuda" else 20)
     bridge_rows = args.bridge_rows or (48_595 if device == "cuda" else 4096)
     torch.manual_seed(0)
-    config = DiffusionConfig(dim=args.dim, width=args.width)
     text = torch.randn(args.train_rows, args.dim, device=device)
     audio = torch.randn(args.train_rows, args.dim, device=device)
 
-    model = DiffusionLink(config).to(device)
-    with torch.no_grad():  # random weights everywhere (the zero-initialised output gives zeros)
+    figures = {}
+    for method, (settings, loss) in DIFFUSION_BRIDGES.items():
+        config = DiffusionConfig(dim=args.dim, width=args.width, **settings)
+        model = BRIDGE_CLASSES[method](config).to(device)
+        with torch.no_grad():  # random weights (the zero-initialised output gives zeros)
+            for parameter in model.denoiser.parameters():
+                parameter.normal_(0.0, 0.02)
+        project = _objective(method, loss)
+        naive = textbook_cross_sample if method == "diffusion_link" else project
+        naive_ms = naive_steps(copy.deepcopy(model), naive, text, audio, steps, device)
+        project_ms = project_steps(copy.deepcopy(model), project, text, audio, steps)
+        print(
+            f"{method:17s} train step  naive {naive_ms:8.3f} ms   project {project_ms:8.3f} ms"
+            f"   ratio {naive_ms / project_ms:6.2f}"
+        )
+        figures[f"{method}_train_step_naive_ms"] = round(naive_ms, 4)
+        figures[f"{method}_train_step_project_ms"] = round(project_ms, 4)
+        figures[f"{method}_train_step_ratio"] = round(naive_ms / project_ms, 3)
+
+    model = DiffusionLink(DiffusionConfig(dim=args.dim, width=args.width)).to(device)
+    with torch.no_grad():
         for parameter in model.denoiser.parameters():
             parameter.normal_(0.0, 0.02)
-    naive_ms = naive_steps(copy.deepcopy(model), text, audio, steps, device)
-    project_ms = project_steps(copy.deepcopy(model), text, audio, steps)
-    print(
-        f"train step  naive {naive_ms:8.3f} ms   project {project_ms:8.3f} ms   ratio {naive_ms / project_ms:6.2f}"
-    )
-
     embeddings = torch.randn(bridge_rows, args.dim, device=device)
     generator = torch.Generator(device=device)
     model.eval()
@@ -145,9 +184,8 @@ def main() -> None:
                 "device": torch.cuda.get_device_name() if device == "cuda" else "cpu",
                 "dim": args.dim,
                 "width": args.width,
-                "train_step_naive_ms": round(naive_ms, 4),
-                "train_step_project_ms": round(project_ms, 4),
-                "train_step_ratio": round(naive_ms / project_ms, 3),
+                **figures,
+                "train_step_ratio": figures["diffusion_link_train_step_ratio"],
                 "bridge_rows": bridge_rows,
                 "bridge_naive_ms": round(fp32_ms, 3),
                 "bridge_project_ms": round(fast_ms, 3),
