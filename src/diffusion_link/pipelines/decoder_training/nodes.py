@@ -290,12 +290,13 @@ def train_decoder(
     pairs = training_pairs(bridged_embeddings, captions, variant, settings)
     val = validation_pairs(bridged_embeddings, captions, variant, settings)
     validation = None if val is None else (_tensor(val), val["caption"].tolist())
-    job = _job(variant, settings, pairs["embedding"].iloc[0].shape[0], training_state.path)
+    embeddings = _tensor(pairs)
+    job = _job(variant, settings, embeddings.shape[1], training_state.path)
     name = f"{variant.mode}_{variant.bridge}"
     started = time.perf_counter()
     decoder, reports = train_in_processes(
         job,
-        _tensor(pairs),
+        embeddings,
         pairs["caption"].tolist(),
         Path(settings.job_dir) / name,
         _launch(settings),
