@@ -14,10 +14,16 @@ import pytest
 
 from diffusion_link import caption_metrics
 from diffusion_link.caption_metrics import (
+    DIVERSITY,
     METRICS,
     JavaNotFoundError,
+    caption_diversity,
+    caption_report,
     caption_scores,
     caption_scores_many,
+    central_captions,
+    constant_cider_d,
+    ptb_tokenize,
     spice_unavailable_reason,
 )
 
@@ -166,3 +172,68 @@ def test_a_clip_without_references_is_a_clear_error(example):
     candidates, references = example
     with pytest.raises(ValueError, match="1 clips have no reference captions"):
         caption_scores({**candidates, "unknown": "a dog barks"}, references)
+
+
+def test_distinct_share_and_vocab_on_a_tiny_example():
+    captions = ["a dog barks", "a dog barks", "rain falls on a roof", "a dog barks"]
+    assert caption_diversity(captions) == {"distinct_share": 0.5, "Vocab": 7.0}
+    assert caption_diversity(["a dog barks"] * 4)["distinct_share"] == 0.25
+
+
+def test_central_captions_are_made_of_the_corpus_common_ngrams():
+    corpus = [
+        "a dog barks",
+        "a dog barks loudly",
+        "a man speaks and a dog barks",
+        "rain falls on a roof",
+        "a dog barks",
+        "thunder rumbles far away",
+    ]
+    ranked = central_captions(corpus, 10)
+    assert ranked[0] == "a dog barks" and len(ranked) == 5  # distinct captions only
+    assert ranked[-1] == "thunder rumbles far away"  # no n-gram shared with another caption
+    assert central_captions(corpus, 2) == ranked[:2]
+
+
+def test_constant_cider_d_is_pycocoevalcaps_cider_d(example):
+    from pycocoevalcap.cider.cider import Cider
+
+    _, references = example
+    clips = list(references)
+    tokens = ptb_tokenize([c for clip in clips for c in references[clip]] + ["a man speaks"])
+    refs, at = {}, 0
+    for clip in clips:
+        refs[clip], at = tokens[at : at + len(references[clip])], at + len(references[clip])
+    candidates = [tokens[-1], refs["clip0"][0], refs["clip7"][2], "purple algebra"]
+    ours = constant_cider_d(candidates, refs)
+    for candidate, value in zip(candidates, ours, strict=True):
+        expected, _ = Cider().compute_score(refs, {clip: [candidate] for clip in clips})
+        assert value == pytest.approx(100 * expected, rel=1e-12, abs=1e-12), candidate
+    assert ours[-1] == 0.0
+
+
+def test_constant_caption_baseline_picks_the_obvious_winner():
+    """Three clips: two about a barking dog, one about rain. Among the training captions,
+    'A dog barks.' describes two clips and wins; 'a cat meows' describes none."""
+    references = {
+        "c1": ["a dog barks loudly", "a dog is barking"],
+        "c2": ["a dog barks at a man", "a large dog barks"],
+        "c3": ["rain falls on a roof", "heavy rain falls"],
+    }
+    training = ["A dog barks.", "rain falls", "a cat meows", "a cat meows", "a dog barks"]
+    variants = {"prior": {"c1": "a cat meows", "c2": "a cat meows", "c3": "a cat meows"}}
+    report = caption_report(variants, references, training, constant_candidates=10)
+    constant = report["constant_caption"]
+    assert constant["caption"] == "A dog barks." and constant["tokenised"] == "a dog barks"
+    assert constant["candidates"] == 3  # distinct after tokenisation
+    searched = constant_cider_d(
+        ["a dog barks", "rain falls", "a cat meows"],
+        {k: ptb_tokenize(v) for k, v in references.items()},
+    )
+    assert searched[0] > searched[1] > searched[2] == 0.0
+    assert constant["CIDEr"] == pytest.approx(searched[0], rel=1e-12)  # the full scorer agrees
+    assert constant["distinct_share"] == pytest.approx(1 / 3) and constant["Vocab"] == 3
+    prior = report["scores"]["prior"]
+    assert set(prior) == set(METRICS) | set(DIVERSITY)
+    assert prior["distinct_share"] == pytest.approx(1 / 3) and prior["CIDEr"] == 0.0
+    assert caption_report(variants, references)["constant_caption"] is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import subprocess
 import sys
@@ -37,13 +38,26 @@ def _embeddings() -> torch.Tensor:
     )
 
 
-def _train(model: Path, state: Path | None, **overrides) -> tuple[CaptionDecoder, DecoderTrainer]:
-    """What the kill-and-resume child runs too: a seeded decoder trained with dropout and noise."""
-    settings = TrainSettings(**{**KILL_SETTINGS, **overrides}, checkpoint_every=5, progress=False)
+def _validation() -> tuple[torch.Tensor, list[str]]:
+    """Held-out pairs: other embeddings, the captions in another order (one of them empty)."""
+    generator = torch.Generator().manual_seed(1)
+    embeddings = torch.nn.functional.normalize(torch.randn(6, DIM, generator=generator), dim=-1)
+    return embeddings, [*CAPTIONS[::-1][:5], " "]
+
+
+def _train(
+    model: Path, state: Path | None, validate: bool = True, **overrides
+) -> tuple[CaptionDecoder, DecoderTrainer]:
+    """What the kill-and-resume child runs too: a seeded decoder trained with dropout and noise,
+    with a validation loss every 7 steps."""
+    settings = TrainSettings(
+        **{**KILL_SETTINGS, **overrides}, checkpoint_every=5, eval_every=7, progress=False
+    )
     torch.manual_seed(settings.seed)
     decoder = CaptionDecoder.build(tiny_config(model, DIM, dropout=0.1))
     store = TrainingStateStore(state) if state is not None else None
-    trainer = DecoderTrainer(decoder, _embeddings(), CAPTIONS, settings, store)
+    validation = _validation() if validate else None
+    trainer = DecoderTrainer(decoder, _embeddings(), CAPTIONS, settings, store, None, validation)
     trainer.run()
     return decoder, trainer
 
@@ -106,6 +120,44 @@ def test_killed_training_resumes_and_ends_bitwise_like_an_uninterrupted_run(tiny
     uninterrupted, reference = _train(tiny_llama, None)
     assert trainable_checksum(resumed) == trainable_checksum(uninterrupted)
     assert [r["loss"] for r in trainer.history] == [r["loss"] for r in reference.history]
+    assert [r.get("val_loss") for r in trainer.history] == [
+        r.get("val_loss") for r in reference.history
+    ]
+
+
+def test_validation_loss_every_eval_every_steps_finite_and_at_the_end(tiny_llama):
+    _, trainer = _train(tiny_llama, None, epochs=5)  # 20 steps, eval_every 7
+    evaluated = [r["step"] for r in trainer.history if "val_loss" in r]
+    assert evaluated == [7, 14, 20]
+    values = [r["val_loss"] for r in trainer.history if "val_loss" in r]
+    assert all(math.isfinite(v) and v > 0 for v in values)
+    assert values[-1] < values[0]  # it learns the captions, the held-out ones included
+
+
+def test_validation_changes_no_weight_and_no_training_loss(tiny_llama):
+    with_val, trainer = _train(tiny_llama, None, epochs=3)
+    without, reference = _train(tiny_llama, None, validate=False, epochs=3)
+    assert trainable_checksum(with_val) == trainable_checksum(without)
+    assert [r["loss"] for r in trainer.history] == [r["loss"] for r in reference.history]
+    assert not any("val_loss" in r for r in reference.history)
+
+
+def test_validation_loss_is_the_token_mean_cross_entropy_in_eval_mode(tiny_llama):
+    decoder, trainer = _train(tiny_llama, None, epochs=1, val_batch_size=4)
+    embeddings, captions = _validation()
+    assert len(trainer.val_ids) == 5  # the blank caption is left out
+    decoder.train()  # LoRA dropout 0.1 is active in train mode; validation must not use it
+    first = trainer.validation_loss()
+    assert decoder.training  # the mode is restored
+    assert trainer.validation_loss() == first  # deterministic
+    decoder.eval()
+    with torch.no_grad():  # one pair at a time, weighted by its caption tokens + EOS
+        ids = decoder.tokenize_captions(captions[:5])
+        losses = [float(decoder(embeddings[i : i + 1], [ids[i]])) for i in range(5)]
+    counts = [len(row) + 1 for row in ids]
+    expected = sum(loss * n for loss, n in zip(losses, counts, strict=True)) / sum(counts)
+    assert first == pytest.approx(expected, rel=1e-5)
+    assert trainer.history[-1]["val_loss"] == pytest.approx(first, rel=1e-6)
 
 
 def test_state_of_another_run_is_ignored_with_a_warning(tiny_llama, tmp_path, caplog):
@@ -124,3 +176,5 @@ def test_bad_training_settings_name_the_setting():
         TrainSettings(checkpoint_every=0)
     with pytest.raises(ValueError, match="batch_size"):
         TrainSettings(batch_size=0)
+    with pytest.raises(ValueError, match="eval_every"):
+        TrainSettings(eval_every=0)

@@ -48,6 +48,7 @@ PAIRS_FILE = "embeddings.safetensors"
 RANKS_DIR = "ranks"
 RESULT_DIR = "decoder"
 Device = Literal["auto", "cpu", "cuda"]
+Validation = tuple[torch.Tensor, Sequence[str]]  # (embeddings, captions) for the validation loss
 
 
 @dataclass(frozen=True)
@@ -81,22 +82,33 @@ class Job:
     device: Device = "auto"
     state_path: str | None = None  # the resumable training state (rank 0 writes it)
 
-    def write(self, folder: Path, embeddings: torch.Tensor, captions: Sequence[str]) -> None:
+    def write(
+        self,
+        folder: Path,
+        embeddings: torch.Tensor,
+        captions: Sequence[str],
+        validation: Validation | None = None,
+    ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
+        tensors = {"embeddings": embeddings.float().contiguous()}
+        if validation is not None:
+            tensors["val_embeddings"] = validation[0].float().contiguous()
         with atomic_file(folder / PAIRS_FILE) as partial:
-            save_file({"embeddings": embeddings.float().contiguous()}, partial)
+            save_file(tensors, partial)
         description = {
             "config": self.config.to_dict(),
             "settings": asdict(self.settings),
             "device": self.device,
             "state_path": self.state_path,
             "captions": list(captions),
+            "val_captions": None if validation is None else list(validation[1]),
         }
         with atomic_file(folder / JOB_FILE) as partial:  # last: its presence means "ready"
             partial.write_text(json.dumps(description))
 
     @staticmethod
-    def read(folder: Path) -> tuple[Job, torch.Tensor, list[str]]:
+    def read(folder: Path) -> tuple[Job, torch.Tensor, list[str], Validation | None]:
+        """(job, training embeddings, training captions, validation pairs or None)."""
         description = json.loads((folder / JOB_FILE).read_text())
         job = Job(
             config=DecoderConfig(**description["config"]),
@@ -104,7 +116,10 @@ class Job:
             device=description["device"],
             state_path=description["state_path"],
         )
-        return job, load_file(folder / PAIRS_FILE)["embeddings"], description["captions"]
+        tensors = load_file(folder / PAIRS_FILE)
+        val_captions = description.get("val_captions")
+        validation = None if val_captions is None else (tensors["val_embeddings"], val_captions)
+        return job, tensors["embeddings"], description["captions"], validation
 
 
 def free_port() -> int:
@@ -153,17 +168,19 @@ def train_in_processes(
     captions: Sequence[str],
     job_folder: Path,
     launch: LaunchSettings = LaunchSettings(),
+    validation: Validation | None = None,
 ) -> tuple[CaptionDecoder, list[dict]]:
     """Run the job under ``accelerate launch``; (rank 0's decoder, every rank's report).
 
-    The job folder is cleared first and removed once the decoder is loaded back.
+    ``validation`` (embeddings, captions): rank 0 logs a validation loss in the decoder's
+    ``history``. The job folder is cleared first and removed once the decoder is loaded back.
     """
     base_model_source(job.config.base_model)  # a missing model: one clear error, no launch
     job_folder = job_folder.resolve()  # other machines must find it by the same path
     if launch.main_process_port is None:  # one port for every machine's command
         launch = replace(launch, main_process_port=free_port())
     shutil.rmtree(job_folder, ignore_errors=True)
-    job.write(job_folder, embeddings, captions)
+    job.write(job_folder, embeddings, captions, validation)
     command = launch_command(job_folder, launch, machine_rank=0)
     for rank in range(1, launch.num_machines):
         logger.info(
@@ -227,7 +244,7 @@ def run_worker(job_folder: Path) -> None:
     """One rank: build the seeded decoder, train its share, report; rank 0 saves the decoder."""
     from accelerate import Accelerator
 
-    job, embeddings, captions = Job.read(job_folder)
+    job, embeddings, captions, validation = Job.read(job_folder)
     cpu = _local_device(job.device) == "cpu"
     accelerator = Accelerator(cpu=cpu, mixed_precision="no")
     rank = accelerator.process_index
@@ -240,7 +257,9 @@ def run_worker(job_folder: Path) -> None:
     started = time.perf_counter()
     decoder = CaptionDecoder.build(job.config, device=accelerator.device)
     store = TrainingStateStore(job.state_path) if job.state_path else None
-    trainer = DecoderTrainer(decoder, embeddings, captions, job.settings, store, accelerator)
+    trainer = DecoderTrainer(
+        decoder, embeddings, captions, job.settings, store, accelerator, validation
+    )
     trainer.run()
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
@@ -253,6 +272,7 @@ def run_worker(job_folder: Path) -> None:
         "resumed_from": trainer.resumed_from,
         "rows_seen": trainer.rows_seen,
         "final_loss": trainer.history[-1]["loss"] if trainer.history else None,
+        "final_val_loss": trainer.history[-1].get("val_loss") if trainer.history else None,
         "trainable_checksum": trainable_checksum(decoder),
         "saved_decoder": accelerator.is_main_process,
         "seconds": round(time.perf_counter() - started, 2),

@@ -9,6 +9,11 @@ seeded from (seed, e), and the input noise and LoRA dropout of micro-batch ``k``
 from the global RNG seeded from (seed, k, r). A run resumed from a saved step therefore continues
 exactly as if it had never stopped, with no generator state to save. The training state (trainable
 weights, AdamW, schedule, loss history) is written every ``checkpoint_every`` steps by rank 0.
+
+Given validation pairs, rank 0 computes the mean caption cross-entropy over them every
+``eval_every`` optimiser steps and at the last step (eval mode, no gradient, no input noise, no
+dropout: a deterministic function of the weights) and stores it as ``val_loss`` in that step's
+history record. It draws no random numbers, so it changes nothing in training or resume.
 """
 
 from __future__ import annotations
@@ -55,6 +60,8 @@ class TrainSettings:
     seed: int = 0
     log_every: int = 10
     checkpoint_every: int = 50  # optimiser steps between saved training states
+    eval_every: int = 50  # optimiser steps between validation losses (and at the last step)
+    val_batch_size: int = 32  # pairs per forward pass of the validation loss
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -64,8 +71,8 @@ class TrainSettings:
             raise ValueError("lr and head_lr_scale must be > 0")
         if self.warmup_epochs < 0 or self.noise_std < 0:
             raise ValueError("warmup_epochs and noise_std must be >= 0")
-        if self.log_every < 1 or self.checkpoint_every < 1:
-            raise ValueError("log_every and checkpoint_every must be >= 1")
+        if min(self.log_every, self.checkpoint_every, self.eval_every, self.val_batch_size) < 1:
+            raise ValueError("log_every, checkpoint_every, eval_every, val_batch_size must be >= 1")
 
 
 def warmup_cosine(warmup: int, total: int):
@@ -104,6 +111,7 @@ class DecoderTrainer:
     trains its rows of every global batch; gradients are averaged by DistributedDataParallel,
     so every rank ends with the same weights. ``store`` (rank 0 writes it) makes the run
     resumable: a run with the same decoder, data, settings and world size continues from it.
+    ``validation`` (embeddings, captions) adds a validation loss to the history (rank 0).
     """
 
     def __init__(
@@ -114,6 +122,7 @@ class DecoderTrainer:
         settings: TrainSettings,
         store: TrainingStateStore | None = None,
         accelerator: Accelerator | None = None,
+        validation: tuple[torch.Tensor, Sequence[str]] | None = None,
     ) -> None:
         embeddings, captions = drop_empty_captions(embeddings, captions)
         if len(captions) == 0:
@@ -154,12 +163,24 @@ class DecoderTrainer:
         self.rows_seen = 0
         self._permutation: tuple[int, list[int]] = (-1, [])
         self._model: torch.nn.Module | None = None
+        self.val_embeddings, self.val_ids = None, []
+        if validation is not None:
+            val_embeddings, val_captions = drop_empty_captions(*validation)
+            self.val_embeddings = val_embeddings.float()
+            self.val_ids = decoder.tokenize_captions(val_captions)
 
     # -- what this run is: a resumed state must come from the same one
 
     def _fingerprint(self) -> str:
         settings = asdict(self.settings)
-        for volatile in ("log_every", "checkpoint_every", "progress"):
+        # What changes no weight: a run resumed with other values of these ends the same.
+        for volatile in (
+            "log_every",
+            "checkpoint_every",
+            "eval_every",
+            "val_batch_size",
+            "progress",
+        ):
             settings.pop(volatile)
         digest = hashlib.sha256()
         digest.update(
@@ -272,7 +293,13 @@ class DecoderTrainer:
             record = self.train_step()
             progress.update(1)
             progress.set_postfix(loss=f"{record['loss']:.3f}")
-            if self.rank == 0 and (self.step % settings.log_every == 0 or self.step == self.total):
+            last = self.step == self.total
+            if self.val_ids and self.rank == 0 and (self.step % settings.eval_every == 0 or last):
+                record["val_loss"] = self.validation_loss()
+                logger.info(
+                    "decoder step %d/%d val_loss %.4f", self.step, self.total, record["val_loss"]
+                )
+            if self.rank == 0 and (self.step % settings.log_every == 0 or last):
                 logger.info("decoder step %d/%d loss %.4f", self.step, self.total, record["loss"])
             if self.step % settings.checkpoint_every == 0 or self.step == self.total:
                 self._save_state()
@@ -310,3 +337,25 @@ class DecoderTrainer:
         record = {"step": self.step, "loss": float(step_loss), "lr": lr}
         self.history.append(record)
         return record
+
+    @torch.no_grad()
+    def validation_loss(self) -> float:
+        """Mean cross-entropy per caption token (and EOS) over the validation pairs.
+
+        In eval mode (no LoRA dropout), without input noise, in batches of ``val_batch_size``;
+        the decoder's train/eval mode is restored afterwards.
+        """
+        if not self.val_ids:
+            raise ValueError("no validation pairs were given to this trainer")
+        was_training = self.decoder.training
+        self.decoder.eval()
+        total, tokens = 0.0, 0
+        size = self.settings.val_batch_size
+        for start in range(0, len(self.val_ids), size):
+            ids = self.val_ids[start : start + size]
+            count = sum(len(row) + 1 for row in ids)  # the caption tokens and EOS carry the loss
+            loss = self.decoder(self.val_embeddings[start : start + size], ids)
+            total += float(loss) * count
+            tokens += count
+        self.decoder.train(was_training)
+        return total / tokens

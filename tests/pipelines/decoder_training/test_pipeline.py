@@ -15,6 +15,9 @@ import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.io.core import Version
 from kedro.runner import SequentialRunner
+from kedro_datasets.matplotlib import MatplotlibDataset
+from kedro_datasets.pandas import CSVDataset
+from matplotlib.figure import Figure
 
 from diffusion_link.datasets import DecoderCheckpointDataset, TrainingStateDataset
 from diffusion_link.datasets.embedding_table import with_embeddings
@@ -24,6 +27,7 @@ from diffusion_link.pipelines.decoder_training.nodes import (
     DecoderSettings,
     VariantParams,
     training_pairs,
+    validation_pairs,
 )
 from diffusion_link.pipelines.decoder_training.pipeline import ALL_VARIANTS, configured_variants
 
@@ -43,7 +47,7 @@ def _tables() -> tuple[pd.DataFrame, pd.DataFrame]:
     """captions (2 per clip) and bridged_embeddings for identity and diffusion_link."""
     rng = np.random.default_rng(0)
     rows, caps = [], []
-    for split, n_clips in (("train", 4), ("test", 3)):
+    for split, n_clips in (("train", 4), ("val", 2), ("test", 3)):
         for c in range(n_clips):
             clip = f"{split}{c}"
             for k in range(2):
@@ -52,7 +56,7 @@ def _tables() -> tuple[pd.DataFrame, pd.DataFrame]:
     captions = pd.DataFrame(caps, columns=["clip_id", "caption_id", "split", "caption"])
     captions.loc[1, "caption"] = ""  # an empty caption is left out, not trained on
     for bridge in ("identity", "diffusion_link"):
-        for split in ("train", "test"):
+        for split in ("train", "val", "test"):
             part = captions[captions["split"] == split]
             for clip in part["clip_id"].unique():
                 rows.append((bridge, "audio", split, clip, None))
@@ -69,7 +73,7 @@ def _params(model: Path) -> dict:
     settings = base["decoder_training"]["settings"]
     settings.update(model=str(model), train_subset=None, max_caption_tokens=12, progress_bar=False)
     settings["lora"].update(r=4, alpha=8, dropout=0.0)
-    settings["optimiser"].update(epochs=2, batch_size=4, lr=1e-3, log_every=1)
+    settings["optimiser"].update(epochs=2, batch_size=4, lr=1e-3, log_every=1, eval_every=3)
     settings["generation"].update(max_new_tokens=5, batch_size=2, no_repeat_ngram_size=3)
     variants = {name: _variant(name) for name in VARIANTS}
     return {"settings": settings, "variants": variants}
@@ -85,6 +89,33 @@ class KeptDataset(MemoryDataset):
         pass
 
 
+class KeptFigure(MatplotlibDataset):
+    """The project's figure dataset, also keeping the saved figure for the test to read."""
+
+    def save(self, data: Figure) -> None:
+        super().save(data)
+        self.figure = data
+
+    def load(self) -> Figure:
+        return self.figure
+
+
+def _reporting_datasets(root: Path) -> dict:
+    """The project's catalog entries for the curves and the history, writing under ``root``."""
+    catalog = yaml.safe_load((PROJECT / "conf/base/catalog_decoder_training.yml").read_text())
+    curves, history = catalog["decoder_training_curves"], catalog["decoder_training_history"]
+    assert curves["type"] == "matplotlib.MatplotlibDataset" and curves["versioned"]
+    assert history["type"] == "pandas.CSVDataset"
+    return {
+        "decoder_training_curves": KeptFigure(
+            filepath=str(root / Path(curves["filepath"]).name), version=Version(None, None)
+        ),
+        "decoder_training_history": CSVDataset(
+            filepath=str(root / Path(history["filepath"]).name), save_args=history["save_args"]
+        ),
+    }
+
+
 @pytest.fixture(scope="module")
 def pipeline_run(tiny_llama, tmp_path_factory):
     bridged, captions = _tables()
@@ -96,6 +127,7 @@ def pipeline_run(tiny_llama, tmp_path_factory):
         "captions": MemoryDataset(captions),
         "params:decoder_training.settings": MemoryDataset(params["settings"]),
         "generated_captions": KeptDataset(),
+        **_reporting_datasets(root),
     }
     for name in VARIANTS:
         datasets[f"params:decoder_training.variants.{name}"] = MemoryDataset(
@@ -129,6 +161,49 @@ def test_every_variant_captions_every_test_clip(pipeline_run):
         assert (version / name / "adapter" / "adapter_config.json").is_file()
         assert (root / "training_state" / f"{name}.safetensors").is_file()  # resumable
     assert list((root / "jobs").iterdir()) == []  # the launch's job folders are cleaned up
+
+
+def test_training_history_and_curves_hold_the_validation_loss(pipeline_run):
+    catalog, root, _, _ = pipeline_run
+    history = catalog.load("decoder_training_history")
+    assert list(history.columns) == ["step", "loss", "lr", "val_loss", "variant"]
+    assert list(history["variant"].unique()) == VARIANTS
+    for name in VARIANTS:
+        rows = history[history["variant"] == name]
+        # 8 training pairs (one caption empty: 7), batch 4, 2 epochs: 4 steps; eval every 3
+        assert rows["step"].tolist() == [1, 2, 3, 4]
+        assert rows["loss"].map(np.isfinite).all()
+        val = rows.dropna(subset=["val_loss"])
+        assert val["step"].tolist() == [3, 4]
+        assert (val["val_loss"] > 0).all() and val["val_loss"].map(np.isfinite).all()
+        decoder = catalog.load(f"{name}.decoder")  # the same history is saved with the decoder
+        saved = [r["val_loss"] for r in decoder.history if "val_loss" in r]
+        assert saved == pytest.approx(val["val_loss"].tolist(), rel=1e-9)
+    assert list(root.glob("decoder_training_curves.png/*/decoder_training_curves.png"))
+    figure = catalog.load("decoder_training_curves")
+    assert [axis.get_title() for axis in figure.axes] == VARIANTS
+    for axis in figure.axes:  # training loss (per step and its mean) and validation loss
+        assert [len(line.get_xdata()) for line in axis.get_lines()] == [4, 4, 2]
+
+
+def test_validation_pairs_are_the_val_split_built_like_the_training_pairs(tiny_llama):
+    bridged, captions = _tables()
+    settings = DecoderSettings.model_validate(_params(tiny_llama)["settings"])
+    zero = validation_pairs(
+        bridged, captions, VariantParams(mode="zero_shot", bridge="diffusion_link"), settings
+    )
+    assert len(zero) == 4 and set(zero["split"]) == {"val"} and set(zero["source"]) == {"text"}
+    assert set(zero["caption_id"]) == set(captions[captions["split"] == "val"]["caption_id"])
+    sup = validation_pairs(
+        bridged, captions, VariantParams(mode="supervised", bridge="diffusion_link"), settings
+    )
+    assert len(sup) == 4 and set(sup["split"]) == {"val"} and set(sup["source"]) == {"audio"}
+    few = settings.model_copy(update={"val_subset": 3})
+    assert (
+        len(validation_pairs(bridged, captions, VariantParams(**_variant(VARIANTS[0])), few)) == 3
+    )
+    off = settings.model_copy(update={"val_split": None})
+    assert validation_pairs(bridged, captions, VariantParams(**_variant(VARIANTS[0])), off) is None
 
 
 def test_saved_decoder_reloads_and_generates_the_same(pipeline_run, tiny_llama):
@@ -201,7 +276,11 @@ def test_variants_come_from_configuration():
     assert configured_variants("base") == ["zero_shot_none", "zero_shot_diffusion_link"]
     assert configured_variants("paper") == list(ALL_VARIANTS)
     pipeline = create_pipeline(variants=["zero_shot_none"])
-    assert pipeline.outputs() == {"generated_captions"}
+    assert pipeline.outputs() == {
+        "generated_captions",
+        "decoder_training_curves",
+        "decoder_training_history",
+    }
     assert {"bridged_embeddings", "captions", "params:decoder_training.settings"} <= set(
         pipeline.inputs()
     )

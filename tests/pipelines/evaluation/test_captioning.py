@@ -11,7 +11,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from diffusion_link.caption_metrics import METRICS, spice_unavailable_reason
+from diffusion_link.caption_metrics import (
+    DIVERSITY,
+    METRICS,
+    ptb_tokenize,
+    spice_unavailable_reason,
+)
 from diffusion_link.pipelines.evaluation.nodes import captioning_metrics
 
 PROJECT = Path(__file__).resolve().parents[3]
@@ -57,12 +62,39 @@ def result(generated, default_captions, params):
 def test_layout_follows_the_report_schema(result):
     assert set(result) == {"captioning", "unavailable"}
     table = result["captioning"]
-    assert set(table) == {"supervised", "zero_shot"}
+    assert set(table) == {"supervised", "zero_shot", "constant_caption"}
     assert set(table["supervised"]) == {"diffusion_link", "none"}
     assert set(table["zero_shot"]) == {"diffusion_bridge", "none"}
-    for bridges in table.values():
-        for values in bridges.values():
-            assert set(values) == set(METRICS)
+    for mode in ("supervised", "zero_shot"):
+        for values in table[mode].values():
+            assert set(values) == set(METRICS) | set(DIVERSITY)
+    constant = table["constant_caption"]
+    assert set(constant) == {"caption", "tokenised", "candidates"} | set(METRICS) | set(DIVERSITY)
+
+
+def test_distinct_share_and_vocab_of_each_variant(result, generated):
+    table = result["captioning"]
+    fixed = table["zero_shot"]["none"]  # "a sound is heard" for every clip
+    assert fixed["distinct_share"] == pytest.approx(1 / N_CLIPS) and fixed["Vocab"] == 4
+    first = generated[generated["bridge"] == "diffusion_link"]["caption"]
+    distinct = len(set(ptb_tokenize(first.tolist())))  # "A dog." and "a dog" are one caption
+    assert table["supervised"]["diffusion_link"]["distinct_share"] == pytest.approx(
+        distinct / N_CLIPS
+    )
+    assert table["supervised"]["diffusion_link"]["Vocab"] > 50
+
+
+def test_constant_caption_is_a_training_caption_that_beats_a_fixed_sentence(
+    result, default_captions, params
+):
+    constant = result["captioning"]["constant_caption"]
+    train = default_captions[default_captions["split"] == params["train_split"]]
+    assert constant["caption"] in set(train["caption"].str.strip())
+    assert constant["candidates"] == params["constant_caption_candidates"]
+    table = result["captioning"]
+    assert table["zero_shot"]["none"]["CIDEr"] < constant["CIDEr"]
+    assert constant["CIDEr"] < table["supervised"]["diffusion_link"]["CIDEr"]
+    assert constant["distinct_share"] == pytest.approx(1 / N_CLIPS)
 
 
 def test_scores_order_the_variants(result):
@@ -78,9 +110,11 @@ def test_scores_order_the_variants(result):
 def test_spice_and_spider_unavailable_with_reason(result):
     assert set(result["unavailable"]) == {"SPICE", "SPIDEr"}
     assert "Stanford CoreNLP" in result["unavailable"]["SPICE"]
-    for bridges in result["captioning"].values():
-        for values in bridges.values():
+    for mode in ("supervised", "zero_shot"):
+        for values in result["captioning"][mode].values():
             assert values["SPICE"] is None and values["SPIDEr"] is None
+    constant = result["captioning"]["constant_caption"]
+    assert constant["SPICE"] is None and constant["SPIDEr"] is None
 
 
 @pytest.mark.parametrize(

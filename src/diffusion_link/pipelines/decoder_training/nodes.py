@@ -15,6 +15,7 @@ from typing import Literal
 
 import pandas as pd
 import torch
+from matplotlib.figure import Figure
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveInt
 
 from diffusion_link.datasets.embedding_table import embedding_matrix
@@ -67,6 +68,8 @@ class OptimiserParams(_Strict):
     seed: int = 0
     log_every: PositiveInt = 10
     checkpoint_every: PositiveInt = 50  # optimiser steps between saved training states
+    eval_every: PositiveInt = 50  # optimiser steps between validation losses (and the last)
+    val_batch_size: PositiveInt = 32  # pairs per forward pass of the validation loss
 
 
 class AccelerateParams(_Strict):
@@ -108,6 +111,8 @@ class DecoderSettings(_Strict):
     test_split: str = "test"
     train_subset: PositiveInt | None = None  # None = every training pair
     subset_seed: int = 0
+    val_split: str | None = "val"  # pairs of the validation loss; None = no validation loss
+    val_subset: PositiveInt | None = 256  # validation pairs (seeded subset); None = all
     max_caption_tokens: PositiveInt = 30
     lora: LoraParams = LoraParams()
     optimiser: OptimiserParams = OptimiserParams()
@@ -134,31 +139,70 @@ def _rows(bridged_embeddings: pd.DataFrame, bridge: str, source: str, split: str
     return table
 
 
-def training_pairs(
+def split_pairs(
     bridged_embeddings: pd.DataFrame,
     captions: pd.DataFrame,
     variant: VariantParams,
-    settings: DecoderSettings,
+    split: str,
+    subset: int | None = None,
+    seed: int = 0,
 ) -> pd.DataFrame:
-    """(embedding, caption) pairs: zero-shot from TEXT rows, supervised from AUDIO rows."""
-    texts = captions[captions["split"] == settings.train_split][
-        ["clip_id", "caption_id", "caption"]
-    ]
+    """(embedding, caption) pairs of ``split``: zero-shot from TEXT rows, supervised from AUDIO.
+
+    ``subset``: at most that many pairs, a seeded sample.
+    """
+    texts = captions[captions["split"] == split][["clip_id", "caption_id", "caption"]]
     if variant.mode == "zero_shot":
-        rows = _rows(bridged_embeddings, variant.bridge, "text", settings.train_split)
+        rows = _rows(bridged_embeddings, variant.bridge, "text", split)
         pairs = rows.drop(columns="clip_id").merge(
             texts.astype({"caption_id": str}),
             on="caption_id",
             how="inner",
         )
     else:
-        rows = _rows(bridged_embeddings, variant.bridge, "audio", settings.train_split)
+        rows = _rows(bridged_embeddings, variant.bridge, "audio", split)
         pairs = rows.drop(columns="caption_id").merge(texts, on="clip_id", how="inner")
     if pairs.empty:
-        raise ValueError(f"no {settings.train_split!r} embeddings could be paired with a caption")
-    if settings.train_subset is not None and settings.train_subset < len(pairs):
-        pairs = pairs.sample(n=settings.train_subset, random_state=settings.subset_seed)
+        raise ValueError(f"no {split!r} embeddings could be paired with a caption")
+    if subset is not None and subset < len(pairs):
+        pairs = pairs.sample(n=subset, random_state=seed)
     return pairs.reset_index(drop=True)
+
+
+def training_pairs(
+    bridged_embeddings: pd.DataFrame,
+    captions: pd.DataFrame,
+    variant: VariantParams,
+    settings: DecoderSettings,
+) -> pd.DataFrame:
+    """The training pairs of ``variant``: ``settings.train_split``, ``train_subset`` of them."""
+    return split_pairs(
+        bridged_embeddings,
+        captions,
+        variant,
+        settings.train_split,
+        settings.train_subset,
+        settings.subset_seed,
+    )
+
+
+def validation_pairs(
+    bridged_embeddings: pd.DataFrame,
+    captions: pd.DataFrame,
+    variant: VariantParams,
+    settings: DecoderSettings,
+) -> pd.DataFrame | None:
+    """The validation-loss pairs of ``variant``, built as its training pairs, from ``val_split``."""
+    if settings.val_split is None:
+        return None
+    return split_pairs(
+        bridged_embeddings,
+        captions,
+        variant,
+        settings.val_split,
+        settings.val_subset,
+        settings.subset_seed,
+    )
 
 
 def decoder_config(
@@ -185,41 +229,32 @@ def decoder_config(
     )
 
 
-def train_decoder(
-    bridged_embeddings: pd.DataFrame,
-    captions: pd.DataFrame,
-    variant: VariantParams,
-    settings: DecoderSettings,
-    training_state: TrainingStateStore,
-) -> CaptionDecoder:
-    """Fit head + LoRA of one variant under ``accelerate launch`` (1..N processes), resumably."""
-    variant = VariantParams.model_validate(variant)
-    settings = DecoderSettings.model_validate(settings)
-    pairs = training_pairs(bridged_embeddings, captions, variant, settings)
-    embeddings = torch.from_numpy(embedding_matrix(pairs))
-    job = Job(
-        config=decoder_config(variant, settings, embeddings.shape[1]),
+def _job(variant: VariantParams, settings: DecoderSettings, dim: int, state: Path) -> Job:
+    noise_std = settings.zero_shot.noise_std if variant.mode == "zero_shot" else 0.0
+    return Job(
+        config=decoder_config(variant, settings, dim),
         settings=TrainSettings(
             **settings.optimiser.model_dump(),  # the same fields, validated above
-            noise_std=settings.zero_shot.noise_std if variant.mode == "zero_shot" else 0.0,
+            noise_std=noise_std,
             progress=settings.progress_bar,
         ),
         device=settings.device,
-        state_path=str(training_state.path),
+        state_path=str(state),
     )
+
+
+def _launch(settings: DecoderSettings) -> LaunchSettings:
     accelerate = settings.accelerate
-    launch = LaunchSettings(
+    return LaunchSettings(
         num_processes=settings.num_processes,
         num_machines=accelerate.num_machines,
         main_process_ip=accelerate.main_process_ip,
         main_process_port=accelerate.main_process_port,
         extra_args=tuple(accelerate.extra_args),
     )
-    name = f"{variant.mode}_{variant.bridge}"
-    started = time.perf_counter()
-    decoder, reports = train_in_processes(
-        job, embeddings, pairs["caption"].tolist(), Path(settings.job_dir) / name, launch
-    )
+
+
+def _log_reports(name: str, reports: list[dict]) -> None:
     for report in reports:
         logger.info(
             "%s rank %d/%d on %s: steps %d (resumed from %d), %d rows, final loss %.4f",
@@ -232,10 +267,68 @@ def train_decoder(
             report["rows_seen"],
             report["final_loss"],
         )
+
+
+def _tensor(pairs: pd.DataFrame) -> torch.Tensor:
+    return torch.from_numpy(embedding_matrix(pairs))
+
+
+def train_decoder(
+    bridged_embeddings: pd.DataFrame,
+    captions: pd.DataFrame,
+    variant: VariantParams,
+    settings: DecoderSettings,
+    training_state: TrainingStateStore,
+) -> tuple[CaptionDecoder, pd.DataFrame]:
+    """Fit head + LoRA of one variant under ``accelerate launch`` (1..N processes), resumably.
+
+    Returns the decoder and its training history (step, loss, lr, val_loss, variant); the
+    validation loss comes from ``val_split``'s pairs, built as the training pairs are.
+    """
+    variant = VariantParams.model_validate(variant)
+    settings = DecoderSettings.model_validate(settings)
+    pairs = training_pairs(bridged_embeddings, captions, variant, settings)
+    val = validation_pairs(bridged_embeddings, captions, variant, settings)
+    validation = None if val is None else (_tensor(val), val["caption"].tolist())
+    embeddings = _tensor(pairs)
+    job = _job(variant, settings, embeddings.shape[1], training_state.path)
+    name = f"{variant.mode}_{variant.bridge}"
+    started = time.perf_counter()
+    decoder, reports = train_in_processes(
+        job,
+        embeddings,
+        pairs["caption"].tolist(),
+        Path(settings.job_dir) / name,
+        _launch(settings),
+        validation,
+    )
+    _log_reports(name, reports)
     logger.info(
         "%s decoder trained on %d pairs in %.1f s", name, len(pairs), time.perf_counter() - started
     )
-    return decoder
+    return decoder, history_table(decoder.history, name)
+
+
+def history_table(history: list[dict[str, float]], variant: str) -> pd.DataFrame:
+    """One row per optimiser step: step, loss, lr, val_loss (NaN where not computed), variant."""
+    table = pd.DataFrame(history, columns=["step", "loss", "lr", "val_loss"])
+    return table.astype(float).astype({"step": int}).assign(variant=variant)
+
+
+def plot_training_curves(*histories: pd.DataFrame) -> tuple[Figure, pd.DataFrame]:
+    """One panel per variant: training loss per step (and its running mean), validation loss."""
+    figure = Figure(figsize=(5 * max(1, len(histories)), 3.6), layout="constrained")
+    axes = figure.subplots(1, max(1, len(histories)), squeeze=False)[0]
+    for axis, history in zip(axes, histories, strict=False):
+        window = max(1, len(history) // 20)
+        smooth = history["loss"].rolling(window, min_periods=1).mean()
+        axis.plot(history["step"], history["loss"], color="tab:blue", alpha=0.3, lw=0.8)
+        axis.plot(history["step"], smooth, color="tab:blue", label=f"train (mean of {window})")
+        val = history.dropna(subset=["val_loss"])
+        axis.plot(val["step"], val["val_loss"], "o-", color="tab:orange", label="validation")
+        axis.set(title=history["variant"].iloc[0], xlabel="optimiser step", ylabel="caption CE")
+        axis.legend(fontsize="small")
+    return figure, pd.concat(histories, ignore_index=True)
 
 
 def generate_captions(

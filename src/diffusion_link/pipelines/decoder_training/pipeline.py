@@ -17,6 +17,7 @@ from kedro.pipeline import Node, Pipeline
 from diffusion_link.pipelines.decoder_training.nodes import (
     collect_generated_captions,
     generate_captions,
+    plot_training_curves,
     train_decoder,
 )
 from diffusion_link.settings import CONFIG_LOADER_ARGS
@@ -70,7 +71,7 @@ def one_variant() -> Pipeline:
                     "params:decoder_training.settings",
                     "decoder_training_state",
                 ],
-                "decoder",
+                ["decoder", "training_history"],
                 name="train_decoder",
             ),
             Node(
@@ -115,6 +116,12 @@ def create_pipeline(variants: list[str] | None = None, **kwargs) -> Pipeline:
                 [f"{name}.generated_captions" for name in variants],
                 "generated_captions",
                 name="collect_generated_captions",
-            )
+            ),
+            Node(
+                plot_training_curves,
+                [f"{name}.training_history" for name in variants],
+                ["decoder_training_curves", "decoder_training_history"],
+                name="plot_decoder_training_curves",
+            ),
         ]
     )

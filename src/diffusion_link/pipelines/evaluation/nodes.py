@@ -110,6 +110,7 @@ class EvaluationParams(_Strict):
     linear_separability: SeparabilityParams = SeparabilityParams()
     umap: UmapParams = UmapParams()
     convergence: ConvergenceParams = ConvergenceParams()
+    constant_caption_candidates: PositiveInt = 200  # training captions searched (baseline)
     paper: PaperReference
 
 
@@ -222,20 +223,10 @@ CAPTIONING_MODES = ("zero_shot", "supervised")
 CAPTIONING_BRIDGES = ("none", "diffusion_bridge", "diffusion_link")
 
 
-def captioning_metrics(
-    generated_captions: pd.DataFrame, captions: pd.DataFrame, evaluation: EvaluationParams
-) -> dict[str, dict[str, Any]]:
-    """Tables 3-4: METEOR, CIDEr-D, SPICE, SPIDEr, BLEU-4, ROUGE-L (x100) of every decoder variant.
-
-    ``generated_captions`` holds one caption per (clip_id, mode, bridge); each variant is scored
-    on ``evaluation.split`` against all reference captions of each clip (``captions``), with
-    PTB tokenisation, by :func:`diffusion_link.caption_metrics.caption_scores_many` (Java is
-    started once for all variants). Returns ``{"captioning": {mode: {bridge: {metric: score}}},
-    "unavailable": {metric: reason}}``; an unavailable metric's score is ``None``.
-    """
-    from diffusion_link.caption_metrics import caption_scores_many
-
-    params = EvaluationParams.model_validate(evaluation)
+def _caption_references(
+    generated_captions: pd.DataFrame, captions: pd.DataFrame, split: str
+) -> dict[str, list[str]]:
+    """Check ``generated_captions``; every reference caption of each ``split`` clip."""
     missing = {"clip_id", "mode", "bridge", "caption"} - set(generated_captions.columns)
     if missing:
         raise ValueError(f"generated_captions lacks columns {sorted(missing)}")
@@ -250,32 +241,55 @@ def captioning_metrics(
             f"generated_captions: {int(duplicated.sum())} repeated (clip_id, mode, bridge), e.g. "
             f"({first['clip_id']}, {first['mode']}, {first['bridge']}): one caption each expected"
         )
-    split = captions[captions["split"] == params.split]
-    references = split.groupby("clip_id", sort=False)["caption"].agg(list).to_dict()
+    references = (
+        captions[captions["split"] == split].groupby("clip_id", sort=False)["caption"].agg(list)
+    ).to_dict()
     outside = sorted(set(generated_captions["clip_id"]) - set(references))
     if outside:
         raise ValueError(
-            f"generated_captions has {len(outside)} clips with no {params.split!r} reference "
-            f"captions (e.g. {outside[:3]}): captions must be generated for the "
-            f"{params.split!r} split"
+            f"generated_captions has {len(outside)} clips with no {split!r} reference "
+            f"captions (e.g. {outside[:3]}): captions must be generated for the {split!r} split"
         )
+    return references
+
+
+def captioning_metrics(
+    generated_captions: pd.DataFrame, captions: pd.DataFrame, evaluation: EvaluationParams
+) -> dict[str, dict[str, Any]]:
+    """Tables 3-4 (METEOR, CIDEr-D, SPICE, SPIDEr, BLEU-4, ROUGE-L, x100), diversity, baseline.
+
+    Each (mode, bridge) variant of ``generated_captions`` is scored on ``evaluation.split``
+    against all reference captions of each clip, with PTB tokenisation, and gets its share of
+    distinct captions and its Vocab; ``constant_caption`` is the best single caption for every
+    clip among the ``constant_caption_candidates`` most central training captions
+    (:func:`diffusion_link.caption_metrics.caption_report`). Returns ``{"captioning": {mode:
+    {bridge: {metric: score}}, "constant_caption": {...}}, "unavailable": {metric: reason}}``.
+    """
+    from diffusion_link.caption_metrics import caption_report
+
+    params = EvaluationParams.model_validate(evaluation)
+    references = _caption_references(generated_captions, captions, params.split)
     variants = {
         (mode, bridge): dict(zip(rows["clip_id"], rows["caption"].astype(str), strict=True))
         for (mode, bridge), rows in generated_captions.groupby(["mode", "bridge"], sort=True)
     }
-    scores, unavailable = caption_scores_many(variants, references)
+    training = captions.loc[captions["split"] == params.train_split, "caption"].dropna()
+    result = caption_report(
+        variants, references, training.astype(str).tolist(), params.constant_caption_candidates
+    )
     table: dict[str, dict[str, Any]] = {}
-    for (mode, bridge), values in scores.items():
+    for (mode, bridge), values in result["scores"].items():
         table.setdefault(mode, {})[bridge] = values
         logger.info(
-            "captioning %s/%s on %d clips: METEOR %.1f, CIDEr-D %.1f",
-            mode,
-            bridge,
-            len(variants[(mode, bridge)]),
-            values["METEOR"],
-            values["CIDEr"],
+            "captioning %s/%s on %d clips: METEOR %.1f, CIDEr-D %.1f, %.0f%% distinct, Vocab %d",
+            *(mode, bridge, len(variants[(mode, bridge)]), values["METEOR"], values["CIDEr"]),
+            *(100 * values["distinct_share"], values["Vocab"]),
         )
-    return {"captioning": table, "unavailable": unavailable}
+    constant = result["constant_caption"]
+    if constant is not None:
+        table["constant_caption"] = constant
+        logger.info("constant caption %r: CIDEr-D %.1f", constant["caption"], constant["CIDEr"])
+    return {"captioning": table, "unavailable": result["unavailable"]}
 
 
 def _umap_embedding(points: np.ndarray, params: UmapParams) -> np.ndarray:
@@ -584,21 +598,11 @@ def _report_markdown(
         "## Captioning (Tables 3-4) - this run (paper)",
         "",
         f"x100, PTB tokenisation, all references of each {params.split} clip; n/a = unavailable "
-        "(reason below).",
+        "(reason below). distinct: share of distinct captions over the clips; Vocab: distinct "
+        "words of all the captions.",
         "",
     ]
-    rows = []
-    for mode, by_bridge in report["captioning"].items():
-        for bridge, scores in by_bridge.items():
-            paper_scores = paper.table_4.get(mode, {}).get(bridge, {})
-            rows.append(
-                [
-                    mode,
-                    bridge,
-                    *(_caption_cell(scores.get(m), paper_scores.get(m)) for m in CAPTION_METRICS),
-                ]
-            )
-    lines += _markdown_table(["mode", "bridge", *CAPTION_METRICS], rows)
+    lines += _captioning_lines(report["captioning"], paper)
     lines += [
         "",
         *(
@@ -608,6 +612,44 @@ def _report_markdown(
         "",
     ]
     return "\n".join(lines)
+
+
+def _captioning_lines(captioning: dict[str, Any], paper: PaperReference) -> list[str]:
+    """The captioning table (every variant, then the constant-caption baseline) and its note."""
+    rows = []
+    for mode, by_bridge in captioning.items():
+        for bridge, scores in by_bridge.items() if mode in CAPTIONING_MODES else ():
+            paper_scores = paper.table_4.get(mode, {}).get(bridge, {})
+            rows.append(
+                [
+                    mode,
+                    bridge,
+                    *(_caption_cell(scores.get(m), paper_scores.get(m)) for m in CAPTION_METRICS),
+                    *_diversity_cells(scores),
+                ]
+            )
+    constant = captioning.get("constant_caption")
+    if constant is not None:
+        cells = [_caption_cell(constant.get(m), None) for m in CAPTION_METRICS]
+        rows.append(["baseline", "constant caption", *cells, *_diversity_cells(constant)])
+    lines = _markdown_table(["mode", "bridge", *CAPTION_METRICS, "distinct", "Vocab"], rows)
+    if constant is not None:
+        lines += [
+            "",
+            f'Constant-caption baseline: "{constant["caption"]}" for every clip, the best '
+            f"CIDEr-D of the {constant['candidates']} most central training captions (mean "
+            "document frequency of their 1- to 4-grams in the training captions). A decoder "
+            "that listens to its input should score well above it.",
+        ]
+    return lines
+
+
+def _diversity_cells(scores: dict[str, Any]) -> list[str]:
+    share, vocab = scores.get("distinct_share"), scores.get("Vocab")
+    return [
+        "n/a" if share is None else f"{100 * share:.1f}%",
+        "n/a" if vocab is None else str(int(vocab)),
+    ]
 
 
 def _caption_cell(value: float | None, paper: float | None) -> str:
