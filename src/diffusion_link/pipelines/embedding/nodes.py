@@ -34,11 +34,7 @@ from diffusion_link.encoders import (
     GapTargets,
     fit_gap_simulator,
 )
-from diffusion_link.encoders.gap_simulator import (
-    gap_statistics,
-    mean_caption_embeddings,
-    oracle_matched_cosine,
-)
+from diffusion_link.encoders.gap_simulator import mean_caption_embeddings, split_statistics
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +85,7 @@ class GapSimulatorParams(_Strict):
     anisotropy: float = Field(1.0, ge=0.0)
     # Weight of the retrieval targets against Table 1 and the oracle (README: they conflict).
     recall_weight: float = Field(0.1, ge=0.0)
-    # Where least squares starts (theta, beta, rho, gamma, lambda) and how long it may run.
+    # Where least squares starts (theta, beta, rho, gamma, p) and how long it may run.
     start: list[float] = Field(default_factory=lambda: [0.585, 0.3809, 0.2001, 0.8226, 3.4331])
     max_evaluations: PositiveInt = 3
     targets: GapTargetParams = GapTargetParams()
@@ -268,26 +264,9 @@ def fit_gap_simulator_node(
         embedding_matrix(train),
         _pair_index(train, clip_ids),
         GapTargets(**settings.targets.model_dump()),
-        seed=settings.seed,
-        warp_angle=settings.warp_angle,
-        warp_layers=settings.warp_layers,
-        anisotropy=settings.anisotropy,
-        x0=settings.start,
-        max_evaluations=settings.max_evaluations,
-        recall_weight=settings.recall_weight,
+        **settings.model_dump(exclude={"targets"}),
     )
-    logger.info(
-        "Gap simulator fitted on %d train captions: theta=%.3f, beta=%.3f, rho=%.3f, "
-        "gamma=%.3f, p=%.3f; missed %s; %s",
-        len(train),
-        fit.rotation_angle,
-        fit.offset_norm,
-        fit.offset_alignment,
-        fit.residual_scale,
-        fit.residual_exponent,
-        fit.missed,
-        {k: round(v, 4) for k, v in fit.achieved.items()},
-    )
+    logger.info("Gap simulator fitted on %d train captions: %s", len(train), fit.summary())
     return {"used": True, "simulated_audio": True, **fit.to_dict()}
 
 
@@ -322,19 +301,15 @@ def make_audio_embeddings(
     audio = simulator.simulate(
         clip_ids.tolist(), mean_caption_embeddings(text, pair_index, len(clip_ids))
     )
-    statistics = {}
-    for split in sorted(clip_table["split"].unique()):
-        clip_mask = (clip_table["split"] == split).to_numpy()
-        text_mask = (text_embeddings["split"] == split).to_numpy()
-        index = pd.Index(clip_table["clip_id"][clip_mask]).get_indexer(
-            text_embeddings["clip_id"][text_mask]
-        )
-        statistics[split] = {
-            **gap_statistics(audio[clip_mask], text[text_mask], index),
-            "oracle_matched": oracle_matched_cosine(
-                simulator, audio[clip_mask], text[text_mask], index
-            ),
-        }
+    statistics = split_statistics(
+        simulator,
+        audio,
+        clip_ids.tolist(),
+        clip_table["split"].tolist(),
+        text,
+        text_embeddings["clip_id"].tolist(),
+        text_embeddings["split"].tolist(),
+    )
     for split, values in statistics.items():
         logger.info("Simulated %s split: %s", split, {k: round(v, 4) for k, v in values.items()})
     attrs = {
