@@ -289,6 +289,9 @@ def test_figure_is_a_matplotlib_figure_with_three_groups(run):
 def test_report_md_lays_out_the_tables_and_warns_when_simulated(run):
     markdown = run.load("report_md")
     assert "**Warning: the audio embeddings of this run are simulated**" in markdown
+    # ... with what the simulator was fitted to and the oracle's ceiling on the test split
+    assert "The simulator was fitted on the train split" in markdown
+    assert "oracle_matched 0.688 (achieved" in markdown and "The oracle bridge" in markdown
     for heading in ("## Table 1", "## Table 2", "## Modality-gap measures", "## Captioning"):
         assert heading in markdown
     assert "raw encoder space" in markdown and "(0.688)" in markdown  # the paper's DL (a)

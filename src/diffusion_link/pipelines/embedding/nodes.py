@@ -34,7 +34,7 @@ from diffusion_link.encoders import (
     GapTargets,
     fit_gap_simulator,
 )
-from diffusion_link.encoders.gap_simulator import gap_statistics, mean_caption_embeddings
+from diffusion_link.encoders.gap_simulator import mean_caption_embeddings, split_statistics
 
 logger = logging.getLogger(__name__)
 
@@ -66,13 +66,28 @@ class GapTargetParams(_Strict):
     matched_tolerance: PositiveFloat = 0.02
     nonmatched_tolerance: PositiveFloat = 0.02
     c3_matched_tolerance: PositiveFloat = 0.03
+    audio_to_text_r1: float = 0.468
+    audio_to_text_r10: float = 0.907
+    text_to_audio_r1: float = 0.361
+    text_to_audio_r10: float = 0.839
+    recall_tolerance: PositiveFloat = 0.03
+    oracle_matched: float = 0.688
+    oracle_tolerance: PositiveFloat = 0.03
+    recall_clips: PositiveInt = 957
+    recall_samples: PositiveInt = 2
 
 
 class GapSimulatorParams(_Strict):
     seed: int = 0
-    residual_scale: PositiveFloat = 1.2
-    # The text principal directions the residual lies in: None = all, 0 = isotropic.
-    residual_rank: NonNegativeInt | None = None
+    # Fixed choices (no published figure constrains them): the nonlinear warp's strength.
+    warp_angle: float = Field(0.6, ge=0.0, le=1.5)
+    warp_layers: NonNegativeInt = 4
+    anisotropy: float = Field(1.0, ge=0.0)
+    # Weight of the retrieval targets against Table 1 and the oracle (README: they conflict).
+    recall_weight: float = Field(0.1, ge=0.0)
+    # Where least squares starts (theta, beta, rho, gamma, p) and how long it may run.
+    start: list[float] = Field(default_factory=lambda: [0.585, 0.3809, 0.2001, 0.8226, 3.4331])
+    max_evaluations: PositiveInt = 3
     targets: GapTargetParams = GapTargetParams()
 
 
@@ -249,18 +264,9 @@ def fit_gap_simulator_node(
         embedding_matrix(train),
         _pair_index(train, clip_ids),
         GapTargets(**settings.targets.model_dump()),
-        residual_scale=settings.residual_scale,
-        seed=settings.seed,
-        residual_rank=settings.residual_rank,
+        **settings.model_dump(exclude={"targets"}),
     )
-    logger.info(
-        "Gap simulator fitted on %d train captions: theta=%.3f rad, beta=%.3f, rho=%.3f; %s",
-        len(train),
-        fit.rotation_angle,
-        fit.offset_norm,
-        fit.offset_alignment,
-        {k: round(v, 4) for k, v in fit.achieved.items()},
-    )
+    logger.info("Gap simulator fitted on %d train captions: %s", len(train), fit.summary())
     return {"used": True, "simulated_audio": True, **fit.to_dict()}
 
 
@@ -291,17 +297,19 @@ def make_audio_embeddings(
     clip_ids = pd.Index(clip_table["clip_id"])
     text = embedding_matrix(text_embeddings)
     pair_index = _pair_index(text_embeddings, clip_ids)
-    audio = GapSimulator(fit).simulate(
+    simulator = GapSimulator(fit)
+    audio = simulator.simulate(
         clip_ids.tolist(), mean_caption_embeddings(text, pair_index, len(clip_ids))
     )
-    statistics = {}
-    for split in sorted(clip_table["split"].unique()):
-        clip_mask = (clip_table["split"] == split).to_numpy()
-        text_mask = (text_embeddings["split"] == split).to_numpy()
-        index = pd.Index(clip_table["clip_id"][clip_mask]).get_indexer(
-            text_embeddings["clip_id"][text_mask]
-        )
-        statistics[split] = gap_statistics(audio[clip_mask], text[text_mask], index)
+    statistics = split_statistics(
+        simulator,
+        audio,
+        clip_ids.tolist(),
+        clip_table["split"].tolist(),
+        text,
+        text_embeddings["clip_id"].tolist(),
+        text_embeddings["split"].tolist(),
+    )
     for split, values in statistics.items():
         logger.info("Simulated %s split: %s", split, {k: round(v, 4) for k, v in values.items()})
     attrs = {
@@ -311,5 +319,7 @@ def make_audio_embeddings(
         "simulated_audio": True,
         "modality": "audio",
         "split_statistics": statistics,
+        "gap_simulator_targets": fit.targets,
+        "gap_simulator_achieved": fit.achieved,
     }
     return with_embeddings(clip_table, audio, attrs)
