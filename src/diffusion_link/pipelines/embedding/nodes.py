@@ -321,5 +321,6 @@ def make_audio_embeddings(
         "split_statistics": statistics,
         "gap_simulator_targets": fit.targets,
         "gap_simulator_achieved": fit.achieved,
+        "gap_simulator_missed": fit.missed,
     }
     return with_embeddings(clip_table, audio, attrs)

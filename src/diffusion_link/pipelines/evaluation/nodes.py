@@ -478,15 +478,17 @@ def _simulator_note(attrs: dict[str, Any], split: str) -> str:
     oracle = (attrs.get("split_statistics") or {}).get(split, {}).get("oracle_matched")
     ceiling = (
         f" The oracle bridge (the exact inverse of the simulator's learnable part) reaches a "
-        f"matched audio->text cosine of {oracle:.3f} on {split}: the level a bridge can reach "
-        "by undoing the systematic gap on this data."
+        f"matched audio->text cosine of {oracle:.3f} on {split}: the ceiling for a bridge "
+        "that undoes the systematic gap (one that also shrinks the residual, as a conditional "
+        "regressor does, can pass it)."
         if oracle is not None
         else ""
     )
+    missed = ", ".join(attrs.get("gap_simulator_missed") or []) or "none"
     return (
         " The simulator was fitted on the train split to the paper's Table 1 (CLAP column), "
         "LAION-CLAP's published AudioCaps recall and an oracle matched cosine (README, "
-        f"`gap_simulator`): {fitted}." + ceiling
+        f"`gap_simulator`): {fitted}; missed: {missed}." + ceiling
     )
 
 
