@@ -15,9 +15,7 @@ import yaml
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.io.core import Version
 from kedro.runner import SequentialRunner
-from kedro_datasets.matplotlib import MatplotlibDataset
 from kedro_datasets.pandas import CSVDataset
-from matplotlib.figure import Figure
 
 from diffusion_link.datasets import DecoderCheckpointDataset, TrainingStateDataset
 from diffusion_link.datasets.embedding_table import with_embeddings
@@ -35,6 +33,7 @@ TESTS = Path(__file__).resolve().parents[2]
 PROJECT = TESTS.parent
 sys.path.insert(0, str(TESTS))
 from decoder_fixtures import CAPTIONS  # noqa: E402
+from figure_fixtures import KeptFigure  # noqa: E402
 
 DIM = 16
 VARIANTS = ["zero_shot_none", "zero_shot_diffusion_link", "supervised_diffusion_link"]
@@ -87,17 +86,6 @@ def _variant(name: str) -> dict:
 class KeptDataset(MemoryDataset):
     def _release(self) -> None:
         pass
-
-
-class KeptFigure(MatplotlibDataset):
-    """The project's figure dataset, also keeping the saved figure for the test to read."""
-
-    def save(self, data: Figure) -> None:
-        super().save(data)
-        self.figure = data
-
-    def load(self) -> Figure:
-        return self.figure
 
 
 def _reporting_datasets(root: Path) -> dict:

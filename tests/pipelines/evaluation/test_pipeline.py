@@ -16,7 +16,6 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.io.core import Version
 from kedro.runner import SequentialRunner
 from kedro.validation.parameter_validator import ParameterValidator
-from kedro_datasets.matplotlib import MatplotlibDataset
 from matplotlib.figure import Figure
 
 from diffusion_link.bridges import BRIDGES
@@ -36,6 +35,7 @@ from diffusion_link.pipelines.evaluation.nodes import (
 )
 from diffusion_link.training import TrainingStateStore
 from embedding_fixtures import simulated_tables
+from figure_fixtures import KeptFigure
 
 PROJECT = Path(__file__).resolve().parents[3]
 METRICS = (
@@ -100,17 +100,6 @@ def bridged(tables, tmp_path_factory):
     sweep = sweep_s_star(models["diffusion_link"], audio, settings)
     history = pd.concat([h for h in histories if not h.empty], ignore_index=True)
     return models, collect_bridged_embeddings(*outputs), sweep, history
-
-
-class KeptFigure(MatplotlibDataset):
-    """The project's figure dataset, also keeping the saved figure for the test to read."""
-
-    def save(self, data: Figure) -> None:
-        super().save(data)
-        self.figure = data
-
-    def load(self) -> Figure:
-        return self.figure
 
 
 def output_catalog(root: Path) -> DataCatalog:
