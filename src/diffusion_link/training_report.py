@@ -64,7 +64,10 @@ def training_markdown(
                 labels.get(bridge, bridge),
                 str(entry["steps"]),
                 "n/a" if entry["kept_step"] is None else str(entry["kept_step"]),
-                *(f"{figures[m]:.3f}" if m in figures else "n/a" for m in VALIDATION_METRICS),
+                *(
+                    f"{round(figures[m], 3) + 0.0:.3f}" if m in figures else "n/a"
+                    for m in VALIDATION_METRICS
+                ),
                 {True: "yes", False: "**no**", None: "not validated"}[entry["converged"]],
             ]
         )
