@@ -307,8 +307,13 @@ def test_early_stopping_keeps_the_best_ema_weights():
     best = trainer(steps=20).run()  # validation draws no random numbers: same trajectory
     assert_same_modules(result.ema_model, best.ema_model)
     no_patience = validated_trainer(steps=40).run()
-    assert not no_patience.stopped_early
+    assert not no_patience.stopped_early and no_patience.best_step is None
     assert max(r["step"] for r in no_patience.history) == 40
+
+
+def test_an_unknown_monitor_names_the_validation_figures():
+    with pytest.raises(ValueError, match=r"training.monitor 'val_typo' is not a validation"):
+        validated_trainer(steps=10, monitor="val_typo").run()
 
 
 @pytest.mark.parametrize("killed_on_step", [17, 26])

@@ -147,7 +147,8 @@ def load_optimizer_state(
 
 @dataclass
 class TrainResult:
-    """The EMA model (the best evaluated one under early stopping), history, resume point."""
+    """The EMA model (the best evaluated one under early stopping), history, resume point;
+    ``best_step``: the step of the returned weights under early stopping, else None."""
 
     ema_model: nn.Module
     history: list[dict[str, float]]
@@ -357,12 +358,18 @@ class Trainer:
         if self.best_ema:
             self.ema.load_state_dict(self.best_ema)
         self.model.eval()
-        best_step = None if self.best is None else int(self.best["step"])
+        # Only early stopping returns the best weights; otherwise the last ones are returned.
+        best_step = int(self.best["step"]) if self.best_ema else None
         return TrainResult(self.ema.eval(), self.history, resumed_from, best_step, self.stopped)
 
     def _evaluate(self) -> None:
         """Score the EMA weights, remember the best ones, and decide on early stopping."""
         metrics = self.validate(self.ema)
+        if self.config.monitor not in metrics:
+            raise ValueError(
+                f"training.monitor {self.config.monitor!r} is not a validation figure; "
+                f"the validation function gives {sorted(metrics)}"
+            )
         value = metrics[self.config.monitor]
         if self.best is None or value > self.best["value"] + self.config.min_delta:
             self.best = {"value": float(value), "step": self.step}
