@@ -83,10 +83,14 @@ class GapSimulatorParams(_Strict):
     warp_angle: float = Field(0.6, ge=0.0, le=1.5)
     warp_layers: NonNegativeInt = 4
     anisotropy: float = Field(1.0, ge=0.0)
+    # The residual's variance shares: 1 = the noiseless audio's own covariance (unlearnable).
+    residual_exponent: float = Field(1.0, ge=0.0)
     # Weight of the retrieval targets against Table 1 and the oracle (README: they conflict).
     recall_weight: float = Field(0.1, ge=0.0)
-    # Where least squares starts (theta, beta, rho, gamma, p) and how long it may run.
-    start: list[float] = Field(default_factory=lambda: [0.585, 0.3809, 0.2001, 0.8226, 3.4331])
+    # Where least squares starts (theta, beta, rho, gamma) and how long it may run.
+    start: list[float] = Field(
+        default_factory=lambda: [0.593, 0.361, 0.197, 0.761], min_length=4, max_length=4
+    )
     max_evaluations: PositiveInt = 3
     targets: GapTargetParams = GapTargetParams()
 
