@@ -15,6 +15,7 @@ from diffusion_link.audiocaps import (
     CAPTION_COLUMNS,
     CLIP_COLUMNS,
     QUALITY_COLUMNS,
+    CaptionFileError,
     DataPrepParams,
     prepare_audiocaps,
     probe_audio_file,
@@ -258,11 +259,7 @@ def build_bad_text_root(root: Path) -> None:
     (root / "val.csv").write_bytes(
         b"\xef\xbb\xbf" + b"\r\n".join([HEADER.strip(), *val_rows]) + b"\r\n"
     )
-    write_csv(
-        root / "test.csv",
-        [b"30,clipK,0", b"31,clipL,0"],
-        header=b"audiocap_id,youtube_id,start_time\n",
-    )
+    # No test.csv: a caption CSV missing a column now stops the run (see the file-level tests).
     write_csv(root / "dev.csv", [b"40,clipM,0,A clip of an unknown split"])
     write_audio(root / "audio/train/clipA_30.wav")
     write_audio(root / "audio/train/clipA.flac")  # a second file for the same clip
@@ -303,13 +300,13 @@ def test_every_bad_text_row_is_reported_and_good_rows_pass(tmp_path: Path) -> No
         ("train.csv", 11): ("csv", "empty audiocap_id or youtube_id"),
         ("val.csv", 2): ("csv", "clip already in split 'train' (train.csv line 2)"),
         ("val.csv", 8): ("caption", "clip already has max_captions_per_clip=5 captions"),
-        ("test.csv", 1): ("csv", "missing columns: caption; all 2 rows rejected"),
     }
     assert found == expected
     assert set(rows["action"]) == {"rejected"}
     assert quality.set_index("row").loc[7, "caption_id"] == "1"
 
     files = quality_by(quality[quality["row"].isna()], "file")
+    assert files["test.csv"] == "caption CSV not found"
     assert files["dev.csv"] == "unknown split 'dev' (expected one of train, val, test)"
     assert files["audio/dev"].startswith("unknown split folder 'dev'")
     assert files["audio/stray.wav"] == "audio file outside a split folder"
@@ -346,6 +343,200 @@ def test_binary_file_as_csv_is_rejected_with_its_name(tmp_path: Path) -> None:
     (tmp_path / "train.csv").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
     with pytest.raises(ValueError, match=r"train\.csv.*missing columns"):
         prepare_audiocaps(make_params(tmp_path))
+
+
+# --- a caption CSV that cannot be used at all is a file-level error ------------------------
+
+GOOD_CSV = HEADER + b"1,clipA,0,A dog barks\n2,clipB,0,Rain on a roof\n"
+ALL_COLUMNS = "audiocap_id, youtube_id, start_time, caption"
+
+
+def write_split_root(root: Path, train: bytes) -> Path:
+    """``train.csv`` with the given bytes; good ``val.csv`` and ``test.csv``; one audio file."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "train.csv").write_bytes(train)
+    write_csv(root / "val.csv", [b"10,clipV,0,A bell rings"])
+    write_csv(root / "test.csv", [b"20,clipT,0,A car passes"])
+    write_audio(root / "audio/val/clipV.wav")
+    return root / "train.csv"
+
+
+def raised_message(root: Path, **overrides) -> str:
+    """The one error message data_prep stops with; the raw files stay as they were."""
+    before = tree_hashes(root)
+    with pytest.raises(CaptionFileError) as raised:
+        prepare_audiocaps(make_params(root, **overrides))
+    assert tree_hashes(root) == before
+    assert isinstance(raised.value, ValueError)
+    return str(raised.value)
+
+
+RANDOM_BYTES = np.random.default_rng(0).bytes(3000)
+GOOD_TEXT = GOOD_CSV.decode()
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        pytest.param(
+            RANDOM_BYTES,
+            [
+                "cannot parse the caption CSV (split 'train'): it holds NUL bytes",
+                f"; missing columns: {ALL_COLUMNS}; found columns: none (the file was not read "
+                "as CSV); 0 row(s) read",
+            ],
+            id="random-bytes",
+        ),
+        pytest.param(
+            RANDOM_BYTES.replace(b"\x00", b""),
+            [
+                "not an AudioCaps caption CSV (split 'train')",
+                "its header row is not UTF-8 text (a binary file or another encoding?)",
+                f"; missing columns: {ALL_COLUMNS}; found columns: b'",
+            ],
+            id="random-bytes-without-nul",
+        ),
+        pytest.param(
+            b"",
+            [
+                "cannot parse the caption CSV (split 'train'): the file is empty",
+                f"; missing columns: {ALL_COLUMNS}; found columns: none; 0 row(s) read",
+            ],
+            id="empty",
+        ),
+        pytest.param(
+            HEADER,
+            [
+                "No caption row accepted from",
+                f"(split 'train'): the file has a header ({ALL_COLUMNS}) and no row, "
+                "so split 'train' would be empty",
+            ],
+            id="header-only",
+        ),
+        pytest.param(
+            GOOD_TEXT.encode("utf-16"),
+            [
+                "cannot parse the caption CSV (split 'train'): it is UTF-16 or UTF-32 text "
+                "(byte-order mark); save it as UTF-8",
+                f"; missing columns: {ALL_COLUMNS};",
+            ],
+            id="utf-16",
+        ),
+        pytest.param(
+            GOOD_TEXT.encode("utf-16-le"),
+            ["cannot parse the caption CSV (split 'train'): it holds NUL bytes"],
+            id="utf-16-without-bom",
+        ),
+        pytest.param(
+            b"id,ytid,start,text\n1,clipA,0,A dog barks\n2,clipB,0,Rain on a roof\n",
+            [
+                "not an AudioCaps caption CSV (split 'train'): it needs the columns "
+                f"{ALL_COLUMNS}; missing columns: {ALL_COLUMNS}; "
+                "found columns: id, ytid, start, text; 2 row(s) read",
+            ],
+            id="other-column-names",
+        ),
+        pytest.param(
+            b"audiocap_id,youtube_id,start_time\n30,clipK,0\n31,clipL,0\n",
+            [
+                "not an AudioCaps caption CSV (split 'train')",
+                "; missing columns: caption; found columns: audiocap_id, youtube_id, start_time; "
+                "2 row(s) read",
+            ],
+            id="one-column-missing",
+        ),
+        pytest.param(
+            GOOD_CSV.replace(b",", b";"),
+            ["its header has one column: are the fields not separated by commas?"],
+            id="semicolons",
+        ),
+    ],
+)
+def test_unusable_train_csv_stops_with_one_message(
+    tmp_path: Path, content: bytes, expected: list[str]
+) -> None:
+    path = write_split_root(tmp_path, content)
+
+    message = raised_message(tmp_path)
+
+    assert str(path) in message
+    assert "\n" not in message  # one message, one line: no traceback of a decoder or parser
+    for fragment in expected:
+        assert fragment in message
+    assert "val.csv" not in message and "test.csv" not in message
+
+
+def test_good_train_csv_in_the_same_root_passes_and_bad_rows_are_set_aside(
+    tmp_path: Path,
+) -> None:
+    write_split_root(tmp_path, GOOD_CSV + b'3,clipC,0,""\n4,clipD,abc,Bad start time\n')
+
+    clips, captions, quality = prepare_audiocaps(make_params(tmp_path))
+
+    assert captions["caption_id"].tolist() == ["1", "2", "10", "20"]
+    assert clips["split"].value_counts().to_dict() == {"train": 2, "val": 1, "test": 1}
+    rows = quality[quality["row"].notna()]
+    assert rows[["file", "row", "reason"]].values.tolist() == [
+        ["train.csv", 4, "empty or whitespace-only caption"],
+        ["train.csv", 5, "start_time 'abc' is not a non-negative number"],
+    ]
+
+
+def test_unusable_val_csv_stops_the_run_too(tmp_path: Path) -> None:
+    write_split_root(tmp_path, GOOD_CSV)
+    (tmp_path / "val.csv").write_bytes(b"id,ytid,start,text\n10,clipV,0,A bell rings\n")
+
+    message = raised_message(tmp_path)
+
+    assert message.startswith(f"{tmp_path / 'val.csv'}: not an AudioCaps caption CSV (split 'val')")
+    assert "found columns: id, ytid, start, text; 1 row(s) read" in message
+
+
+def test_several_unusable_csvs_are_named_in_one_message(tmp_path: Path) -> None:
+    write_split_root(tmp_path, RANDOM_BYTES)
+    (tmp_path / "test.csv").write_bytes(HEADER)
+
+    message = raised_message(tmp_path)
+
+    assert message.startswith("2 caption CSVs cannot be used:\n")
+    lines = message.splitlines()[1:]
+    assert len(lines) == 2
+    assert lines[0].startswith(f"- {tmp_path / 'train.csv'}: cannot parse the caption CSV")
+    assert lines[1].startswith(f"- No caption row accepted from {tmp_path / 'test.csv'}")
+
+
+def test_missing_train_csv_stops_the_run(tmp_path: Path) -> None:
+    write_split_root(tmp_path, GOOD_CSV)
+    (tmp_path / "train.csv").unlink()
+
+    message = raised_message(tmp_path)
+
+    assert message == (
+        f"{tmp_path / 'train.csv'}: the caption CSV of split 'train' is not found "
+        f"(audiocaps layout under {tmp_path}); the train split would be empty"
+    )
+
+
+def test_missing_val_csv_is_still_only_reported(tmp_path: Path) -> None:
+    write_split_root(tmp_path, GOOD_CSV)
+    (tmp_path / "val.csv").unlink()
+
+    _, captions, quality = prepare_audiocaps(make_params(tmp_path))
+
+    assert set(captions["split"]) == {"train", "test"}
+    assert quality_by(quality, "file")["val.csv"] == "caption CSV not found"
+
+
+def test_require_audio_leaving_train_empty_stops_in_data_prep(tmp_path: Path) -> None:
+    write_split_root(tmp_path, GOOD_CSV)  # audio for the val clip only
+
+    message = raised_message(tmp_path, require_audio=True)
+
+    assert message.startswith(
+        "data_prep.require_audio is true and no clip of split 'train' has usable audio "
+        f"(train.csv under {tmp_path}): the train split would be empty; 2 audio; first: "
+        "audio/train/clipA*: no audio folder audio/train/"
+    )
 
 
 def test_require_audio_without_any_audio_raises(tmp_path: Path) -> None:

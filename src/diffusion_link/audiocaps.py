@@ -22,7 +22,9 @@ name ``<youtube_id>_<number>`` must carry the clip's own start time. ``<youtube_
 is preferred to ``<youtube_id>``. Hidden files (``.name``) are ignored.
 
 Nothing under the root is ever written; files are only opened for reading. Every row or file that
-is not used ends up in ``data_quality`` with its reason.
+is not used ends up in ``data_quality`` with its reason, except a caption CSV that cannot be used
+at all (unreadable, not UTF-8 text, missing columns, no valid row) or a missing ``train.csv``:
+those stop the run with one :class:`CaptionFileError` naming the file(s).
 """
 
 from __future__ import annotations
@@ -90,6 +92,13 @@ class DataPrepParams(BaseModel):
     num_workers: int = Field(ge=1)
     aac_datasets_version: Literal["v1", "v2"]
     aac_datasets_sample_rate: int | None = Field(gt=0)
+
+
+_UNPARSED = "cannot parse the caption CSV"
+
+
+class CaptionFileError(ValueError):
+    """A caption CSV cannot be used at all, or the train split would be empty: the run stops."""
 
 
 @dataclass(frozen=True)
@@ -219,31 +228,89 @@ def _undecodable(fields: list[str]) -> str | None:
     return None
 
 
-def _read_csv_records(path: Path, file: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Header and ``(line number, fields)`` records of one CSV; raise if it cannot be parsed.
+def _cut(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
-    Bytes are decoded with ``surrogateescape`` so that a non-UTF-8 byte spoils only its own row.
+
+def _column_list(names: list[str] | None, limit: int = 8) -> str:
+    """Column names for a message: odd ones (empty, control or non-UTF-8 characters) as bytes."""
+    if names is None:
+        return "none (the file was not read as CSV)"
+    if not names:
+        return "none"
+    shown = [
+        _cut(name if name.isprintable() and name else repr(name.encode("utf-8", "surrogateescape")))
+        for name in names[:limit]
+    ]
+    more = f", ... ({len(names)} in all)" if len(names) > limit else ""
+    return ", ".join(shown) + more
+
+
+def _file_error(
+    path: Path, split: str, what: str, detail: str, header: list[str] | None, n_rows: int
+) -> str:
+    """``"<path>: <what> (split 's'): <detail>; missing columns: ..; found columns: ..; N rows"``."""
+    missing = [column for column in CSV_COLUMNS if column not in (header or [])]
+    parts = [f"{path}: {what} (split '{split}'): {detail}"]
+    if missing:
+        parts.append(f"missing columns: {', '.join(missing)}")
+    parts += [f"found columns: {_column_list(header)}", f"{n_rows} row(s) read"]
+    return "; ".join(parts)
+
+
+def _not_utf8_text(data: bytes) -> str | None:
+    """Why bytes are not UTF-8 text at all (a UTF-16/32 byte-order mark, NUL bytes), or None."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "it is UTF-16 or UTF-32 text (byte-order mark); save it as UTF-8"
+    if b"\x00" in data:
+        return "it holds NUL bytes: a binary file, or UTF-16/32 text without a byte-order mark"
+    return None
+
+
+def _read_csv_records(path: Path, split: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Header and ``(line number, fields)`` records of one CSV; ``CaptionFileError`` if unusable.
+
+    Bytes are decoded with ``surrogateescape`` so that a non-UTF-8 byte spoils only its own row;
+    a file that is not UTF-8 text at all (NUL bytes, UTF-16) is a file-level error.
     """
     try:
-        text = path.read_bytes().decode("utf-8", errors="surrogateescape")
+        data = path.read_bytes()
     except OSError as err:
-        raise ValueError(f"{path}: cannot read the caption CSV: {err}") from err
+        raise CaptionFileError(f"{path}: cannot read the caption CSV: {err}") from err
+    not_text = _not_utf8_text(data)
+    if not_text is not None:
+        raise CaptionFileError(_file_error(path, split, _UNPARSED, not_text, None, 0))
+    text = data.decode("utf-8", errors="surrogateescape")
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+    header: list[str] = []
     records: list[tuple[int, list[str]]] = []
     try:
-        header = next(reader, None)
-        if header is None:
-            raise ValueError(f"{path}: cannot parse the caption CSV: the file is empty")
+        first = next(reader, None)
+        if first is None:
+            detail = "the file is empty"
+            raise CaptionFileError(_file_error(path, split, _UNPARSED, detail, [], 0))
+        header = [name.strip().lower() for name in first]
         last_line = reader.line_num
         for fields in reader:
             if fields:  # blank lines are not rows
                 records.append((last_line + 1, fields))
             last_line = reader.line_num
     except csv.Error as err:
-        raise ValueError(
-            f"{path}: cannot parse the caption CSV ({file}, line {reader.line_num}): {err}"
+        detail = f"line {reader.line_num}: {err}"
+        raise CaptionFileError(
+            _file_error(path, split, _UNPARSED, detail, header, len(records))
         ) from err
-    return [name.strip().lower() for name in header], records
+    return header, records
+
+
+def _missing_columns_problem(header: list[str]) -> str:
+    """Why a header lacks AudioCaps' columns, with a hint when the cause is plain to see."""
+    problem = f"it needs the columns {', '.join(CSV_COLUMNS)}"
+    if _undecodable(header) is not None:
+        return f"{problem}; its header row is not UTF-8 text (a binary file or another encoding?)"
+    if len(header) == 1 and (";" in header[0] or "\t" in header[0]):
+        return f"{problem}; its header has one column: are the fields not separated by commas?"
+    return problem
 
 
 def _unknown_split_csvs(layout: Layout) -> list[dict]:
@@ -346,51 +413,91 @@ class _SeenIds:
         self.captions_of[clip_id] += 1
 
 
+def _split_rows(source: SplitSource, file: str, seen: _SeenIds) -> tuple[list[dict], list[dict]]:
+    """Accepted rows and rejected-row issues of one split's CSV.
+
+    Raises ``CaptionFileError`` when the file cannot be used at all: unreadable, not UTF-8 text,
+    missing one of ``CSV_COLUMNS``, or without a single valid row.
+    """
+    path, split = source.csv_path, source.split
+    header, records = _read_csv_records(path, split)
+    if any(column not in header for column in CSV_COLUMNS):
+        what, detail = "not an AudioCaps caption CSV", _missing_columns_problem(header)
+        raise CaptionFileError(_file_error(path, split, what, detail, header, len(records)))
+    index = {column: header.index(column) for column in CSV_COLUMNS}
+    rows, issues = [], []
+    for line, fields in records:
+        try:
+            row = _parse_record(fields, index, len(header))
+            seen.accept(row, split, f"{file} line {line}")
+        except _Rejected as rejected:
+            issues.append(
+                _issue(
+                    split,
+                    file,
+                    rejected.kind,
+                    rejected.reason,
+                    REJECTED,
+                    line,
+                    rejected.clip_id,
+                    rejected.caption_id,
+                )
+            )
+            continue
+        rows.append({"split": split, "file": file, "row": line, **row})
+    if not records:
+        raise CaptionFileError(
+            f"No caption row accepted from {path} (split '{split}'): the file has a header "
+            f"({_column_list(header)}) and no row, so split '{split}' would be empty"
+        )
+    if not rows:
+        raise CaptionFileError(
+            f"No caption row accepted from {path}: {_summary(_quality_frame(issues))}; all "
+            f"{len(records)} row(s) read were rejected, so split '{split}' would be empty"
+        )
+    return rows, issues
+
+
 def read_caption_rows(params: DataPrepParams) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read and validate every caption row of the selected splits.
 
     Returns the accepted rows (``ROW_COLUMNS``, one per caption) and the rejected ones
-    (``QUALITY_COLUMNS``). Raises ``ValueError`` naming the file when a CSV cannot be parsed at
-    all, and when no row at all is accepted.
+    (``QUALITY_COLUMNS``). Raises one ``CaptionFileError`` (a ``ValueError``) naming every
+    caption CSV that cannot be used at all (unreadable, not UTF-8 text, missing columns, no valid
+    row) and a missing ``train.csv``: the run must not go on with an empty train split.
     """
     layout = locate(params)
     logger.info("Reading AudioCaps (%s layout) from %s", layout.kind, layout.root)
+    if "train" not in params.splits:
+        logger.warning("data_prep.splits has no 'train': later pipelines will find no train clip")
     issues = _unknown_split_csvs(layout)
     rows: list[dict] = []
     seen = _SeenIds(params.max_captions_per_clip)
-    files_read = []
+    files_read, file_errors = [], []
     for source in layout.sources:
         file = _relative(source.csv_path, layout.root)
         if not source.csv_path.is_file():
-            issues.append(_issue(source.split, file, "csv", "caption CSV not found"))
+            if source.split == "train":
+                file_errors.append(
+                    f"{source.csv_path}: the caption CSV of split 'train' is not found "
+                    f"({layout.kind} layout under {layout.root}); the train split would be empty"
+                )
+            else:
+                issues.append(_issue(source.split, file, "csv", "caption CSV not found"))
             continue
         files_read.append(str(source.csv_path))
-        header, records = _read_csv_records(source.csv_path, file)
-        missing = [column for column in CSV_COLUMNS if column not in header]
-        if missing:
-            reason = f"missing columns: {', '.join(missing)}; all {len(records)} rows rejected"
-            issues.append(_issue(source.split, file, "csv", reason, row=1))
+        try:
+            split_rows, split_issues = _split_rows(source, file, seen)
+        except CaptionFileError as err:
+            file_errors.append(str(err))
             continue
-        index = {column: header.index(column) for column in CSV_COLUMNS}
-        for line, fields in records:
-            try:
-                row = _parse_record(fields, index, len(header))
-                seen.accept(row, source.split, f"{file} line {line}")
-            except _Rejected as rejected:
-                issues.append(
-                    _issue(
-                        source.split,
-                        file,
-                        rejected.kind,
-                        rejected.reason,
-                        REJECTED,
-                        line,
-                        rejected.clip_id,
-                        rejected.caption_id,
-                    )
-                )
-                continue
-            rows.append({"split": source.split, "file": file, "row": line, **row})
+        rows += split_rows
+        issues += split_issues
+    if len(file_errors) == 1:
+        raise CaptionFileError(file_errors[0])
+    if file_errors:
+        listed = "\n".join(f"- {error}" for error in file_errors)
+        raise CaptionFileError(f"{len(file_errors)} caption CSVs cannot be used:\n{listed}")
 
     quality = _quality_frame(issues)
     if not rows:
@@ -647,6 +754,7 @@ def assemble(
 
     A clip without usable audio is rejected with all its captions when ``require_audio`` is
     true, and kept text-only otherwise; either way ``data_quality`` has one row saying why.
+    Raises ``CaptionFileError`` when that leaves the train split without a clip.
     """
     action = REJECTED if params.require_audio else KEPT_TEXT_ONLY
     no_audio = audio_probes[audio_probes["problem"].notna()]
@@ -688,6 +796,13 @@ def assemble(
                 f"data_prep.require_audio is true and no clip has usable audio in "
                 f"{', '.join(sorted(set(caption_rows['file'])))} under {params.audiocaps_root}: "
                 f"{_summary(quality)}"
+            )
+        if "train" in params.splits and not (clips["split"] == "train").any():
+            train_files = sorted(set(caption_rows.loc[caption_rows["split"] == "train", "file"]))
+            raise CaptionFileError(
+                f"data_prep.require_audio is true and no clip of split 'train' has usable audio "
+                f"({', '.join(train_files)} under {params.audiocaps_root}): the train split would "
+                f"be empty; {_summary(quality[quality['split'] == 'train'])}"
             )
     kept = caption_rows["clip_id"].isin(clips["clip_id"])
     captions = caption_rows.loc[kept, CAPTION_COLUMNS].reset_index(drop=True)

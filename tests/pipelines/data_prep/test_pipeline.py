@@ -14,7 +14,7 @@ from kedro.runner import SequentialRunner
 from kedro.validation.exceptions import ParameterValidationError
 from kedro.validation.parameter_validator import ParameterValidator
 
-from diffusion_link.audiocaps import DataPrepParams
+from diffusion_link.audiocaps import CaptionFileError, DataPrepParams
 from diffusion_link.pipelines.data_prep import create_pipeline
 
 PROJECT = Path(__file__).resolve().parents[3]
@@ -107,3 +107,22 @@ def test_require_audio_rejects_bad_clips_through_the_runner(tmp_path: Path) -> N
     assert quality.loc["quiet", "reason"].startswith("all-silent")
     assert quality.loc["gone", "reason"].startswith("no audio folder audio/test/")
     assert set(quality["action"]) == {"rejected"}
+
+
+def test_garbage_train_csv_stops_the_run_in_data_prep(tmp_path: Path) -> None:
+    """3,000 random bytes as train.csv: one clear error, not a run that trains on nothing."""
+    header = "audiocap_id,youtube_id,start_time,caption\n"
+    (tmp_path / "train.csv").write_bytes(np.random.default_rng(0).bytes(3000))
+    for split in ("val", "test"):
+        (tmp_path / f"{split}.csv").write_text(f"{header}1{split},clip{split},0,A sound\n")
+    before = hashes(tmp_path)
+    params = validated({**base_parameters(), "audiocaps_root": str(tmp_path)})
+
+    with pytest.raises(CaptionFileError) as raised:
+        run(params)
+
+    assert str(raised.value).startswith(
+        f"{tmp_path / 'train.csv'}: cannot parse the caption CSV (split 'train')"
+    )
+    assert "missing columns: audiocap_id, youtube_id, start_time, caption" in str(raised.value)
+    assert hashes(tmp_path) == before

@@ -13,7 +13,11 @@ from diffusion_link.audiocaps import DataPrepParams
 
 
 def read_captions(params: DataPrepParams) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Read every split's caption CSV; return the accepted rows and the rejected ones."""
+    """Read every split's caption CSV; return the accepted rows and the rejected ones.
+
+    A caption CSV that cannot be used at all, or a missing ``train.csv``, stops the run here
+    with one ``CaptionFileError`` naming the file(s).
+    """
     return audiocaps.read_caption_rows(params)
 
 
