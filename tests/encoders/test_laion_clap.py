@@ -158,11 +158,22 @@ def test_safetensors_state_dict_loads(tmp_path: Path) -> None:
     assert set(load_clap_state_dict(tmp_path / "part.safetensors")) == {"logit_scale_a"}
 
 
-def test_checkpoint_with_arbitrary_objects_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
+def test_checkpoint_with_arbitrary_objects_is_refused(tmp_path: Path, zip_format: bool) -> None:
     path = tmp_path / "pickled.pt"
-    torch.save({"state_dict": {"w": torch.ones(1)}, "args": argparse.Namespace(lr=1)}, path)
-    with pytest.raises(LaionClapError, match="weights_only"):
+    checkpoint = {"state_dict": {"w": torch.ones(1)}, "args": argparse.Namespace(lr=1)}
+    torch.save(checkpoint, path, _use_new_zipfile_serialization=zip_format)
+    with pytest.raises(LaionClapError, match=r"refused by torch\.load\(weights_only=True\)"):
         load_clap_state_dict(path)
+
+
+def test_an_unreadable_checkpoint_is_not_reported_as_refused(tmp_path: Path) -> None:
+    path = tmp_path / "truncated.pt"
+    torch.save({"state_dict": {"w": torch.ones(1000)}}, path)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # a broken download
+    with pytest.raises(LaionClapError, match="not a readable torch checkpoint") as raised:
+        load_clap_state_dict(path)
+    assert "refused" not in str(raised.value)
 
 
 @pytest.mark.slow

@@ -24,7 +24,6 @@ import hashlib
 import importlib
 import logging
 import os
-import pickle
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -191,6 +190,18 @@ def resolve_checkpoint(checkpoint: str | Path) -> Path:
         ) from error
 
 
+def _refused_by_weights_only(error: BaseException) -> bool:
+    """Whether ``torch.load(weights_only=True)`` refused the file's content.
+
+    torch raises ``pickle.UnpicklingError`` (or a subclass) for that. It is recognised by its
+    class name so that this package never imports ``pickle`` (tests/test_security.py bans it).
+    """
+    return any(
+        cls.__name__ == "UnpicklingError" and cls.__module__ in {"pickle", "_pickle"}
+        for cls in type(error).__mro__
+    )
+
+
 def load_clap_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """A LAION-CLAP checkpoint's state dict, keys as the model names them.
 
@@ -207,15 +218,17 @@ def load_clap_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     else:
         try:
             raw = torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as error:
+        except Exception as error:
+            if not _refused_by_weights_only(error):
+                raise LaionClapError(
+                    f"{path}: not a readable torch checkpoint ({error})"
+                ) from error
             raise LaionClapError(
                 f"{path}: refused by torch.load(weights_only=True): it holds objects other than "
                 "tensors and plain containers. LAION-CLAP checkpoints hold only those; if you "
                 "trust this file, re-save its state dict (torch.save({'state_dict': sd}, ...) or "
                 f"safetensors) and load that. ({error})"
             ) from error
-        except Exception as error:
-            raise LaionClapError(f"{path}: not a readable torch checkpoint ({error})") from error
     state = raw.get("state_dict", raw) if isinstance(raw, dict) else raw
     if not isinstance(state, dict) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
