@@ -297,3 +297,12 @@ def test_saved_weights_are_the_denoisers(saved):
     model = DiffusionLink.from_pretrained(saved)
     for name, tensor in model.denoiser.state_dict().items():
         assert torch.equal(weights[name], tensor)
+
+
+def test_a_truncated_weights_file_names_itself_and_what_to_rerun(saved):
+    weights = saved / WEIGHTS_NAME
+    weights.write_bytes(weights.read_bytes()[:100])
+    with pytest.raises(
+        ValueError, match=f"{WEIGHTS_NAME} is not a readable .*rerun bridge_training"
+    ):
+        DiffusionLink.from_pretrained(saved)

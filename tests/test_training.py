@@ -339,3 +339,15 @@ def test_the_cosine_schedule_warms_up_then_decays_to_zero():
     assert factors[4] == pytest.approx(1.0) and factors[12] == pytest.approx(0.5)
     assert factors[20] == pytest.approx(0.0)
     assert all(a >= b for a, b in zip(factors[4:], factors[5:], strict=False))
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.0], ids=["truncated", "empty"])
+def test_a_truncated_training_state_is_a_clear_error(tmp_path, keep):
+    """A state file cut short (a full disk, a copy killed half-way) names itself and says to
+    delete it, instead of a bare SafetensorError from inside the node."""
+    store = TrainingStateStore(tmp_path / "state.safetensors")
+    Trainer(fresh_model(), cross_sample_objective(), paired_data(), config(steps=10), store).run()
+    data = store.path.read_bytes()
+    store.path.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(ValueError, match="state.safetensors .*delete it to start this training"):
+        Trainer(fresh_model(), cross_sample_objective(), paired_data(), config(), store).run()

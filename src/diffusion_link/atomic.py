@@ -1,4 +1,5 @@
-"""Atomic writes: a file or folder appears under its final name only once it is complete."""
+"""Atomic writes: a file or folder appears under its final name only once it is complete; and
+the reading side of the safetensors files written that way, with errors that name the file."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import torch
+from safetensors import SafetensorError, safe_open
 
 
 @contextmanager
@@ -40,3 +44,19 @@ def atomic_directory(path: Path) -> Iterator[Path]:
     finally:
         if partial.exists():
             shutil.rmtree(partial)
+
+
+def read_safetensors(
+    path: Path, remedy: str, device: str = "cpu"
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """The tensors and metadata of a safetensors file. A truncated or corrupt file (which a
+    killed copy or a full disk can leave) is a ``ValueError`` naming ``path`` and ``remedy``
+    (what to delete or rerun), not a bare ``SafetensorError``."""
+    try:
+        with safe_open(str(path), framework="pt", device=device) as handle:
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+            return tensors, handle.metadata() or {}
+    except (SafetensorError, OSError) as error:
+        raise ValueError(
+            f"{path} is not a readable safetensors file ({error}): {remedy}"
+        ) from error

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
-from diffusion_link.atomic import atomic_directory
+from diffusion_link.atomic import atomic_directory, read_safetensors
 
 if TYPE_CHECKING:
     from diffusion_link.decoder_trainer import TrainSettings
@@ -499,7 +499,9 @@ class CaptionDecoder(nn.Module):
         identity = model_identity(base, config.base_model)
         _check_identity(saved["base_model"], identity)
         llm = PeftModel.from_pretrained(base, path / ADAPTER_DIR)
-        head_state = load_file(path / HEAD_FILE)
+        head_state, _ = read_safetensors(
+            path / HEAD_FILE, "delete this decoder version and rerun decoder_training"
+        )
         head = cls._head(config, identity["hidden_size"])
         last = head_state[f"net.{len(head.net) - 1}.weight"]
         if last.shape[0] != head.out_features:

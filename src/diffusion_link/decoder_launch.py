@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
-from diffusion_link.atomic import atomic_file
+from diffusion_link.atomic import atomic_file, read_safetensors
 from diffusion_link.decoder import CaptionDecoder, DecoderConfig, base_model_source
 from diffusion_link.decoder_trainer import DecoderTrainer, TrainSettings
 from diffusion_link.training import TrainingStateStore
@@ -116,7 +116,9 @@ class Job:
             device=description["device"],
             state_path=description["state_path"],
         )
-        tensors = load_file(folder / PAIRS_FILE)
+        tensors, _ = read_safetensors(
+            folder / PAIRS_FILE, f"delete {folder} and rerun decoder_training"
+        )
         val_captions = description.get("val_captions")
         validation = None if val_captions is None else (tensors["val_embeddings"], val_captions)
         return job, tensors["embeddings"], description["captions"], validation

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import ClassVar
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 from torch.nn import functional as F
 
-from diffusion_link.atomic import atomic_directory
+from diffusion_link.atomic import atomic_directory, read_safetensors
 from diffusion_link.denoiser import ResidualMLPDenoiser
 from diffusion_link.normalisation import Modality, check_embeddings, normalise
 from diffusion_link.schedule import cosine_alpha_bar, ddim_sample, ddim_timesteps
@@ -208,7 +208,9 @@ class DiffusionLink(nn.Module):
                     f"{config_path}: {name} has {mean.shape[0]} values but dim is {config.dim}"
                 )
         model = cls(config, **means)
-        weights = load_file(weights_path, device=map_location)
+        weights, _ = read_safetensors(
+            weights_path, "delete this bridge version and rerun bridge_training", map_location
+        )
         try:
             model.denoiser.load_state_dict(weights)
         except RuntimeError as error:

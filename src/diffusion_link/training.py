@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 from tqdm.auto import tqdm
 
-from diffusion_link.atomic import atomic_file
+from diffusion_link.atomic import atomic_file, read_safetensors
 
 logger = logging.getLogger(__name__)
 
@@ -94,9 +93,12 @@ class TrainingStateStore:
     def load(self) -> dict[str, Any] | None:
         if not self.path.is_file():
             return None
-        tensors = load_file(self.path)
-        with safe_open(self.path, framework="pt") as handle:
-            meta = json.loads(handle.metadata()["json"])
+        remedy = "delete it to start this training from scratch"
+        tensors, metadata = read_safetensors(self.path, remedy)
+        try:
+            meta = json.loads(metadata["json"])
+        except (KeyError, json.JSONDecodeError) as error:
+            raise ValueError(f"{self.path} has no training-state metadata: {remedy}") from error
         return {"tensors": tensors, "meta": meta}
 
     def save(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
