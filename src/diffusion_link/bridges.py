@@ -19,13 +19,15 @@ Every bridge maps raw encoder embeddings of one modality to L2-normalised text-l
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import torch
+from pydantic import validate_call
 from torch import nn
 from torch.nn import functional as F
 
@@ -247,14 +249,37 @@ def load_bridge(directory: str | Path, map_location: str = "cpu") -> Bridge:
     return BRIDGE_CLASSES[method].from_pretrained(directory, map_location)
 
 
-def _objective(method: str, loss: dict[str, Any]) -> Callable:
-    if method == "diffusion_link":
-        return cross_sample_objective(**loss)
-    if method == "diffusion_bridge":
-        return diffusion_bridge_objective(**loss)
-    if loss:
+# Each trained bridge's objective; the factory's signature is the schema of its ``loss`` settings.
+OBJECTIVES: dict[str, Callable[..., Callable]] = {
+    "diffusion_link": cross_sample_objective,
+    "diffusion_bridge": diffusion_bridge_objective,
+    "diffgap": diffgap_objective,
+}
+
+
+def training_objective(method: str, loss: dict[str, Any] | None = None) -> Callable | None:
+    """The training objective of bridge ``method`` built from its ``loss`` settings.
+
+    Returns None for the bridges that are not trained (identity, c3). An unknown setting or a
+    value of the wrong type is a pydantic ``ValidationError`` located at that setting's key;
+    settings for a bridge whose objective takes none are a ``ValueError``.
+    """
+    check_bridge_name(method)
+    loss = loss or {}
+    factory = OBJECTIVES.get(method)
+    if loss and (factory is None or not inspect.signature(factory).parameters):
         raise ValueError(f"{method} takes no loss settings, got {sorted(loss)}")
-    return diffgap_objective()
+    return None if factory is None else validate_call(factory)(**loss)
+
+
+def _check_model_keys(method: str, model: dict[str, Any]) -> None:
+    known = {field.name for field in fields(DiffusionConfig)} - {"dim"}
+    unknown = sorted(set(model) - known)
+    if unknown:
+        raise ValueError(
+            f"{method}: unknown model settings {', '.join(f'model.{k}' for k in unknown)}; "
+            f"known: {', '.join(sorted(known))}"
+        )
 
 
 def _fingerprint(*parts: Any, tensors: tuple[torch.Tensor, ...]) -> str:
@@ -282,7 +307,8 @@ def fit_bridge(
     every ``log_every`` steps and, with a ``validation`` set, the ``val_*`` figures of
     :func:`diffusion_link.validation.validate` every ``eval_every`` steps.
     """
-    check_bridge_name(method)
+    objective = training_objective(method, loss)  # bad settings fail before any work
+    _check_model_keys(method, model or {})
     audio, text = torch.as_tensor(audio).float(), torch.as_tensor(text).float()
     dim = text.shape[-1]
     check_embeddings(text, dim, f"{method} training text")
@@ -296,7 +322,6 @@ def fit_bridge(
         return C3Bridge(dim, means["audio"], means["text"]), []
     training = training or TrainConfig()
     config = DiffusionConfig(dim=dim, **(model or {}))
-    objective = _objective(method, loss or {})
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(training.seed)
         bridge = BRIDGE_CLASSES[method](config, means["audio"], means["text"]).to(device)

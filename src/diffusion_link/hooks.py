@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from kedro.config import MissingConfigException
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 
@@ -20,3 +21,29 @@ class RunEnvironmentHook:
     def after_context_created(self, context: KedroContext) -> None:
         if context.env:
             os.environ["KEDRO_ENV"] = context.env
+
+
+class ParameterCheckHook:
+    """Refuse a run whose parameters have an unknown key or a bad value, before any node runs.
+
+    It runs as soon as the context exists, before Kedro builds the catalog (where Kedro checks
+    the typed node inputs on its own), so that every problem is reported the same way: by its
+    dotted key (:func:`diffusion_link.parameters.check_parameters`). The pipelines are the ones
+    the run requested (all of them for ``__default__``); it runs after
+    :class:`RunEnvironmentHook`, whose environment decides ``decoder_training``'s variants.
+    """
+
+    @hook_impl(trylast=True)
+    def after_context_created(self, context: KedroContext) -> None:
+        """Check the run's parameters (configuration and ``--params``) against every group."""
+        # Imported here: settings (and so this module) load for every `kedro` command, and the
+        # parameter models import the pipelines (torch, ...), whose wiring imports settings.
+        from kedro.framework.project import pipelines  # the run's, once the session set them
+
+        from diffusion_link.parameters import check_parameters
+
+        try:
+            parameters = context.config_loader["parameters"]  # raw: with the runtime params
+        except MissingConfigException:
+            parameters = {}
+        check_parameters(parameters, pipelines.values())

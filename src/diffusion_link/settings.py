@@ -2,9 +2,9 @@
 
 from kedro.config import OmegaConfigLoader
 
-from diffusion_link.hooks import RunEnvironmentHook
+from diffusion_link.hooks import ParameterCheckHook, RunEnvironmentHook
 
-HOOKS = (RunEnvironmentHook(),)
+HOOKS = (RunEnvironmentHook(), ParameterCheckHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

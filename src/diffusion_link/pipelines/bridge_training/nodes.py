@@ -20,10 +20,12 @@ from pydantic import (
     Field,
     NonNegativeInt,
     PositiveInt,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
-from diffusion_link.bridges import Bridge, fit_bridge
+from diffusion_link.bridges import BRIDGES, Bridge, fit_bridge, training_objective
 from diffusion_link.datasets.embedding_table import embedding_matrix, with_embeddings
 from diffusion_link.figures import training_curves
 from diffusion_link.model import check_inference_steps
@@ -82,8 +84,15 @@ class BridgeParams(_Strict):
     method: BridgeName
     model: ModelParams = ModelParams()
     training: TrainingParams = TrainingParams()
-    loss: dict[str, Any] = {}
+    loss: dict[str, Any] = {}  # the keyword arguments of the method's objective (bridges.py)
     seed: int = 0  # inference noise
+
+    @field_validator("loss")
+    @classmethod
+    def _loss_fits_the_objective(cls, loss: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if "method" in info.data:  # else the method itself is the error
+            training_objective(info.data["method"], loss)
+        return loss
 
 
 class SweepParams(_Strict):
@@ -100,6 +109,35 @@ class BridgeSettings(_Strict):
     validation_split: str | None = "val"  # scored while training (None: no validation)
     device: str = "auto"
     s_star_sweep: SweepParams = SweepParams()
+
+
+class BridgeTrainingParams(_Strict):
+    """The whole ``bridge_training`` group: every bridge of ``BRIDGES`` and the shared settings."""
+
+    bridges: dict[BridgeName, BridgeParams]
+    settings: BridgeSettings = BridgeSettings()
+
+    @field_validator("bridges")
+    @classmethod
+    def _every_bridge_once(cls, bridges: dict[str, BridgeParams]) -> dict[str, BridgeParams]:
+        missing = [name for name in BRIDGES if name not in bridges]
+        if missing:
+            raise ValueError(f"missing bridges {missing}: the pipeline trains all of {BRIDGES}")
+        for name, bridge in bridges.items():
+            if bridge.method != name:
+                raise ValueError(f"{name}.method is {bridge.method!r}; it must be {name!r}")
+        return bridges
+
+    @model_validator(mode="after")
+    def _sweep_possible(self) -> BridgeTrainingParams:
+        """The s* sweep runs Diffusion-Link's model: each s* must fit its T and the DDIM steps."""
+        sweep, link = self.settings.s_star_sweep, self.bridges.get("diffusion_link")
+        for s_star in sweep.s_stars if link is not None else ():
+            try:
+                check_inference_steps(s_star, sweep.steps, link.model.T)
+            except ValueError as error:
+                raise ValueError(f"settings.s_star_sweep: {error}") from None
+        return self
 
 
 def _device(name: str) -> str:

@@ -16,7 +16,15 @@ from typing import Literal
 import pandas as pd
 import torch
 from matplotlib.figure import Figure
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, NonNegativeInt, PositiveInt
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveInt,
+    field_validator,
+)
 
 from diffusion_link.datasets.embedding_table import embedding_matrix
 from diffusion_link.decoder import (
@@ -37,6 +45,13 @@ BRIDGE_ROWS = {
     "diffusion_bridge": "diffusion_bridge",
     "diffusion_link": "diffusion_link",
 }
+
+# Every variant a run may configure: <mode>_<bridge>, in the report's order.
+ALL_VARIANTS = tuple(
+    f"{mode}_{bridge}"
+    for mode in ("zero_shot", "supervised")
+    for bridge in ("none", "diffusion_bridge", "diffusion_link")
+)
 
 
 class _Strict(BaseModel):
@@ -123,6 +138,24 @@ class DecoderSettings(_Strict):
     accelerate: AccelerateParams = AccelerateParams()
     job_dir: str = "data/06_models/decoder_jobs"  # shared storage when on several machines
     progress_bar: bool = True
+
+
+class DecoderTrainingParams(_Strict):
+    """The whole ``decoder_training`` group: the shared settings and the variants to run."""
+
+    settings: DecoderSettings
+    variants: dict[Literal[ALL_VARIANTS], VariantParams] = {}
+
+    @field_validator("variants")
+    @classmethod
+    def _names_say_what_runs(cls, variants: dict[str, VariantParams]) -> dict[str, VariantParams]:
+        for name, variant in variants.items():
+            if name != f"{variant.mode}_{variant.bridge}":
+                raise ValueError(
+                    f"variant {name!r} has mode {variant.mode!r} and bridge {variant.bridge!r}: "
+                    f"its name must be {variant.mode}_{variant.bridge}"
+                )
+        return variants
 
 
 def _rows(bridged_embeddings: pd.DataFrame, bridge: str, source: str, split: str) -> pd.DataFrame:

@@ -15,6 +15,7 @@ from pathlib import Path
 from kedro.pipeline import Node, Pipeline
 
 from diffusion_link.pipelines.decoder_training.nodes import (
+    ALL_VARIANTS,
     collect_generated_captions,
     generate_captions,
     plot_training_curves,
@@ -25,11 +26,6 @@ from diffusion_link.settings import CONFIG_LOADER_ARGS
 logger = logging.getLogger(__name__)
 
 SHARED = {"bridged_embeddings", "captions"}
-ALL_VARIANTS = tuple(
-    f"{mode}_{bridge}"
-    for mode in ("zero_shot", "supervised")
-    for bridge in ("none", "diffusion_bridge", "diffusion_link")
-)
 
 
 def _conf_source() -> Path:
