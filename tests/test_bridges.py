@@ -263,3 +263,50 @@ def test_diffusion_link_closes_the_gap_on_synthetic_pairs():
     assert 0.3 < identity < 0.5
     assert linked > identity + 0.1, (linked, identity)
     assert abs(nonmatched_cosine(bridged, text_space, pair_index)) < 0.05
+
+
+def _finite_row(value: float) -> torch.Tensor:
+    x = pairs(4)[0]
+    x[1, 2] = value
+    return x
+
+
+# (keyword arguments of .bridge, the argument the ValueError must name); `embeddings` defaults
+# to a good batch. The step cases are impossible for the diffusion bridges (T = 1000, default
+# s* 100) and meaningless for identity and c3, which do not diffuse.
+BAD_BRIDGE_INPUT = {
+    "unknown modality": ({"modality": "image"}, "modality must be one of 'audio', 'text'"),
+    "wrong dimension": ({"embeddings": torch.randn(4, DIM + 1)}, r"`embeddings`.*\(n, 16\)"),
+    "one vector, not a batch": ({"embeddings": torch.randn(DIM)}, r"`embeddings`.*\(n, 16\)"),
+    "NaN": ({"embeddings": _finite_row(float("nan"))}, r"`embeddings`: rows \[1\] contain NaN"),
+    "inf": ({"embeddings": _finite_row(float("inf"))}, r"`embeddings`: rows \[1\] contain NaN"),
+    "empty batch": ({"embeddings": torch.zeros(0, DIM)}, "`embeddings`: no embeddings"),
+    "steps > s*": ({"s_star": 10, "steps": 11}, "`steps`"),
+    "s* > T": ({"s_star": 1001}, "s_star"),
+    "s* < 1": ({"s_star": 0, "steps": 1}, "s_star"),
+}
+
+
+@pytest.fixture(scope="module")
+def every_bridge(fitted, tmp_path_factory) -> dict:
+    """The five bridges, each as fitted and as `load_bridge` reads it back."""
+    audio, text = pairs(32)
+    fresh = {m: fit_bridge(m, audio, text)[0] for m in ("identity", "c3")}
+    fresh |= {m: fitted[m][0] for m in DIFFUSION_METHODS}
+    root = tmp_path_factory.mktemp("bridges")
+    for method, bridge in fresh.items():
+        bridge.save_pretrained(root / method)
+    return {m: (b, load_bridge(root / m)) for m, b in fresh.items()}
+
+
+@pytest.mark.parametrize("method", BRIDGES)
+@pytest.mark.parametrize("case", list(BAD_BRIDGE_INPUT))
+def test_every_bridge_refuses_bad_input_naming_the_argument(every_bridge, method, case):
+    kwargs, message = BAD_BRIDGE_INPUT[case]
+    kwargs = {"embeddings": pairs(4)[0], **kwargs}
+    for bridge in every_bridge[method]:  # fitted, and loaded with load_bridge
+        with pytest.raises(ValueError, match=message):
+            bridge.bridge(**kwargs)
+        good = {k: v for k, v in kwargs.items() if k in ("embeddings", "modality")}
+        if case.startswith("s") and method in DIFFUSION_METHODS:
+            assert bridge.bridge(**good).shape == (4, DIM)  # the steps alone were the problem

@@ -40,7 +40,14 @@ from diffusion_link.model import (
     DiffusionConfig,
     DiffusionLink,
 )
-from diffusion_link.normalisation import Modality, check_embeddings, modality_means, normalise
+from diffusion_link.normalisation import (
+    BRIDGE_INPUT,
+    Modality,
+    check_embeddings,
+    check_modality,
+    modality_means,
+    normalise,
+)
 from diffusion_link.schedule import ddim_sample, q_sample
 from diffusion_link.training import TrainConfig, Trainer, TrainingStateStore
 from diffusion_link.validation import ValidationSet, validate
@@ -74,10 +81,25 @@ class IdentityBridge:
         self.dim = dim
 
     def bridge(
-        self, embeddings: torch.Tensor, modality: Modality = "audio", **_: Any
+        self,
+        embeddings: torch.Tensor,
+        s_star: int | None = None,
+        steps: int | None = None,
+        generator: torch.Generator | None = None,
+        modality: Modality = "audio",
     ) -> torch.Tensor:
+        """L2-normalised ``embeddings`` of ``modality``: unit rows, float32.
+
+        The signature is :meth:`DiffusionLink.bridge`'s; this bridge does not diffuse, so a
+        given ``s_star`` or ``steps`` is a ``ValueError`` and ``generator`` is unused.
+        """
+        given = {name: v for name, v in (("s_star", s_star), ("steps", steps)) if v is not None}
+        if given:
+            names = " and ".join(f"`{name}`" for name in given)
+            raise ValueError(f"{self.method} does not diffuse: {names} do not apply (got {given})")
+        check_modality(modality)
         x = torch.as_tensor(embeddings).float()
-        check_embeddings(x, self.dim, "bridge input")
+        check_embeddings(x, self.dim, BRIDGE_INPUT)
         return F.normalize(x, dim=-1)
 
     def target_text(self, text: torch.Tensor) -> torch.Tensor:
@@ -110,9 +132,16 @@ class C3Bridge(IdentityBridge):
         self.means = {"audio": torch.as_tensor(audio_mean), "text": torch.as_tensor(text_mean)}
 
     def bridge(
-        self, embeddings: torch.Tensor, modality: Modality = "audio", **_: Any
+        self,
+        embeddings: torch.Tensor,
+        s_star: int | None = None,
+        steps: int | None = None,
+        generator: torch.Generator | None = None,
+        modality: Modality = "audio",
     ) -> torch.Tensor:
-        return normalise(super().bridge(embeddings), self.means[modality], 1.0)
+        """``embeddings`` of ``modality`` centred on that modality's training mean, unit rows."""
+        unit = super().bridge(embeddings, s_star, steps, generator, modality)
+        return normalise(unit, self.means[modality], 1.0)
 
     def _config(self) -> dict[str, Any]:
         stats = {f"{k}_mean": v.tolist() for k, v in self.means.items()}

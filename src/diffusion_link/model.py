@@ -25,8 +25,19 @@ from torch.nn import functional as F
 
 from diffusion_link.atomic import atomic_directory, read_safetensors
 from diffusion_link.denoiser import ResidualMLPDenoiser
-from diffusion_link.normalisation import Modality, check_embeddings, normalise
-from diffusion_link.schedule import cosine_alpha_bar, ddim_sample, ddim_timesteps
+from diffusion_link.normalisation import (
+    BRIDGE_INPUT,
+    Modality,
+    check_embeddings,
+    check_modality,
+    normalise,
+)
+from diffusion_link.schedule import (
+    check_inference_steps,
+    cosine_alpha_bar,
+    ddim_sample,
+    ddim_timesteps,
+)
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -63,14 +74,6 @@ class DiffusionConfig:
     @property
     def resolved_width(self) -> int:
         return self.width or 2 * self.dim
-
-
-def check_inference_steps(s_star: int, steps: int, T: int) -> None:
-    """Reject an impossible (s_star, steps) before any work is done."""
-    if not 1 <= s_star <= T:
-        raise ValueError(f"s_star must be between 1 and T={T}, got {s_star}")
-    if not 1 <= steps <= s_star:
-        raise ValueError(f"DDIM steps must be between 1 and s_star={s_star}, got {steps}")
 
 
 class DiffusionLink(nn.Module):
@@ -138,7 +141,8 @@ class DiffusionLink(nn.Module):
         steps = self.config.ddim_steps if steps is None else steps
         check_inference_steps(s_star, steps, self.config.T)
         embeddings = torch.as_tensor(embeddings)
-        check_embeddings(embeddings, self.config.dim, "bridge input")
+        check_embeddings(embeddings, self.config.dim, BRIDGE_INPUT)
+        check_modality(modality)
         x = embeddings.to(device=self.alpha_bar.device, dtype=torch.float32)
         x = self.normalise(x, modality)
         return F.normalize(self._sample(x, ddim_timesteps(s_star, steps), generator), dim=-1)

@@ -13,6 +13,7 @@ from torch.nn import functional as F
 
 Modality = Literal["audio", "text"]
 MODALITIES: tuple[Modality, ...] = ("audio", "text")
+BRIDGE_INPUT = "bridge input `embeddings`"  # how bridges name their input in errors
 
 
 def modality_means(audio: torch.Tensor, text: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -39,3 +40,11 @@ def check_embeddings(x: torch.Tensor, dim: int, what: str) -> None:
     if not bool(finite.all()):
         bad = (~finite).nonzero().flatten()[:5].tolist()
         raise ValueError(f"{what}: rows {bad} contain NaN or inf")
+
+
+def check_modality(modality: str) -> None:
+    """Raise a ``ValueError`` naming ``modality`` unless it is one of :data:`MODALITIES`."""
+    if modality not in MODALITIES:
+        raise ValueError(
+            f"modality must be one of {', '.join(map(repr, MODALITIES))}, got {modality!r}"
+        )

@@ -23,16 +23,28 @@ def cosine_alpha_bar(T: int, s: float = 0.008) -> torch.Tensor:
     return alpha_bar.float()
 
 
+def check_inference_steps(s_star: int, steps: int, T: int | None = None) -> None:
+    """Reject an impossible (``s_star``, ``steps``) before any work is done.
+
+    ``s_star`` must lie in [1, T] (only >= 1 when ``T`` is None) and ``steps``, the number of
+    DDIM steps, in [1, s_star]; the ``ValueError`` names the argument that is out of range.
+    """
+    if s_star < 1 or (T is not None and s_star > T):
+        bounds = f"between 1 and T={T}" if T is not None else ">= 1"
+        raise ValueError(f"s_star must be {bounds}, got {s_star}")
+    if not 1 <= steps <= s_star:
+        raise ValueError(
+            f"DDIM steps must be between 1 and s_star={s_star}, got {steps} (argument `steps`)"
+        )
+
+
 def ddim_timesteps(s_star: int, steps: int) -> list[int]:
     """The descending steps DDIM visits from ``s_star`` to 0, evenly spaced.
 
     >>> ddim_timesteps(100, 5)
     [100, 80, 60, 40, 20, 0]
     """
-    if s_star < 1:
-        raise ValueError(f"s_star must be >= 1, got {s_star}")
-    if not 1 <= steps <= s_star:
-        raise ValueError(f"DDIM steps must be between 1 and s_star={s_star}, got {steps}")
+    check_inference_steps(s_star, steps)
     return [round(s_star * (steps - i) / steps) for i in range(steps + 1)]
 
 
