@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from diffusion_link.atomic import atomic_directory, read_safetensors
+from diffusion_link.resources import hub_offline
 
 if TYPE_CHECKING:
     from diffusion_link.decoder_trainer import TrainSettings
@@ -145,13 +145,6 @@ class PrefixHead(nn.Module):
 # ---------------------------------------------------------------- the base LLM
 
 
-def _offline() -> bool:
-    return any(
-        os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-        for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    )
-
-
 def _looks_local(name: str) -> bool:
     return (
         name.startswith((".", "/", "~"))
@@ -188,7 +181,7 @@ def base_model_source(name: str) -> tuple[str, dict[str, Any]]:
                 f"{_how_to_obtain(name)}"
             )
         return str(path), {}
-    if not _offline():
+    if not hub_offline():
         return name, {}
     from huggingface_hub import try_to_load_from_cache
 
@@ -198,6 +191,36 @@ def base_model_source(name: str) -> tuple[str, dict[str, Any]]:
             f"{_how_to_obtain(name)}"
         )
     return name, {"local_files_only": True}
+
+
+def check_base_model(name: str) -> None:
+    """Check, cheaply, that the caption LLM ``name`` can be loaded; no weights are read.
+
+    Its folder (or Hugging Face cache entry, offline) must exist with a config.json
+    (:func:`base_model_source`), a local folder must hold a non-empty weights file, and its
+    tokenizer must load. Raises :class:`ModelNotAvailableError` saying how to obtain the model.
+    """
+    source, kwargs = base_model_source(name)
+    if not kwargs and Path(source).is_dir():
+        weights = [
+            p
+            for pattern in ("*.safetensors", "*.bin", "*.safetensors.index.json")
+            for p in Path(source).glob(pattern)
+        ]
+        if not any(p.stat().st_size > 0 for p in weights):
+            raise ModelNotAvailableError(
+                f"caption LLM {name!r} has no weights (no non-empty *.safetensors or *.bin in "
+                f"that folder; an interrupted download or conversion?): {_how_to_obtain(name)}"
+            )
+    from transformers import AutoTokenizer
+
+    try:
+        AutoTokenizer.from_pretrained(source, **kwargs)
+    except Exception as error:  # missing or corrupt tokenizer files: all end the same way
+        raise ModelNotAvailableError(
+            f"the tokenizer of caption LLM {name!r} does not load ({type(error).__name__}: "
+            f"{error}): {_how_to_obtain(name)}"
+        ) from error
 
 
 def load_base_model(name: str, dtype: torch.dtype = torch.float32) -> tuple[nn.Module, Any]:

@@ -7,6 +7,8 @@ import os
 from kedro.config import MissingConfigException
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
+from kedro.io import CatalogProtocol
+from kedro.pipeline import Pipeline
 
 
 class RunEnvironmentHook:
@@ -47,3 +49,23 @@ class ParameterCheckHook:
         except MissingConfigException:
             parameters = {}
         check_parameters(parameters, pipelines.values())
+
+
+class ResourceCheckHook:
+    """Refuse a run whose checkpoints, tokenizers or LLM are missing or broken, before any node.
+
+    It runs just before the runner, on the pipeline actually run (after ``--pipeline``,
+    ``--nodes``, ``--from-nodes``... filtering), so only the resources of nodes that will run
+    are checked (:func:`diffusion_link.resources.check_resources`): cheap checks of files and
+    tokenizers, in seconds, instead of an error from inside a node minutes into the run.
+    """
+
+    @hook_impl
+    def before_pipeline_run(
+        self, run_params: dict, pipeline: Pipeline, catalog: CatalogProtocol
+    ) -> None:
+        """Check the resources the nodes of ``pipeline`` load."""
+        # Imported here: the checks import the encoders and the decoder (torch, transformers).
+        from diffusion_link.resources import check_resources
+
+        check_resources((node.name for node in pipeline.nodes), catalog.load)

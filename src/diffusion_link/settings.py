@@ -2,9 +2,9 @@
 
 from kedro.config import OmegaConfigLoader
 
-from diffusion_link.hooks import ParameterCheckHook, RunEnvironmentHook
+from diffusion_link.hooks import ParameterCheckHook, ResourceCheckHook, RunEnvironmentHook
 
-HOOKS = (RunEnvironmentHook(), ParameterCheckHook())
+HOOKS = (RunEnvironmentHook(), ParameterCheckHook(), ResourceCheckHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

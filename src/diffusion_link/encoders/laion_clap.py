@@ -36,6 +36,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from diffusion_link.audio import INT16_SCALE, read_audio, to_clap_int16
+from diffusion_link.resources import hub_offline
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,17 @@ CONTEXT_LENGTH = 77  # laion-clap's RoBERTa tokenisation: pad/truncate to 77 tok
 PROBE_TEXTS = ("a dog barks", "rain falls on a metal roof")
 # Width of HTSAT's patch embedding, to name the architecture a checkpoint was trained with.
 _HTSAT_BY_PATCH_WIDTH = {96: "HTSAT-tiny", 128: "HTSAT-base", 256: "HTSAT-large"}
+
+
+_CHECKPOINT_HINT = (
+    f"official checkpoints are at https://huggingface.co/{HF_REPO} (e.g. "
+    f"https://huggingface.co/{HF_REPO}/resolve/main/630k-audioset-best.pt)"
+)
+_TOKENIZER_HINT = (
+    "point `tokenizer` at a local folder holding roberta-base's vocab.json and merges.txt (or "
+    "tokenizer.json), downloaded from https://huggingface.co/FacebookAI/roberta-base, or run "
+    "once online so the Hugging Face cache holds it"
+)
 
 
 class LaionClapError(RuntimeError):
@@ -162,21 +174,54 @@ def build_clap_model(audio_model: str = "HTSAT-base") -> tuple[torch.nn.Module, 
     return model.eval(), model_cfg
 
 
-def resolve_checkpoint(checkpoint: str | Path) -> Path:
-    """A local checkpoint file, or an official name fetched from the LAION-CLAP hub repository.
+def locate_checkpoint(checkpoint: str | Path) -> Path | None:
+    """Where ``checkpoint`` is without downloading anything; cheap (no weights are read).
 
-    Official names are downloaded (or read from the Hugging Face cache) with
-    ``huggingface_hub.hf_hub_download``; offline or on failure this raises at once.
+    A local file must be non-empty; an official name is looked up in the Hugging Face cache.
+    Returns None for an official name that is not cached while the hub is reachable (the
+    caller downloads it). Raises :class:`LaionClapError` (missing or empty file, an official
+    name offline and not cached) or ``FileNotFoundError`` (no file, no official name), each
+    saying how to obtain the file.
     """
     path = Path(checkpoint).expanduser()
     if path.is_file():
+        if path.stat().st_size == 0:
+            raise LaionClapError(
+                f"LAION-CLAP checkpoint {path} is empty (an interrupted download?): delete it and "
+                f"download it again ({_CHECKPOINT_HINT})"
+            )
         return path
     name = _official_name(checkpoint)
     if name is None:
         raise FileNotFoundError(
             f"LAION-CLAP checkpoint {str(checkpoint)!r} is neither an existing file nor an official "
-            f"checkpoint name ({', '.join(OFFICIAL_CHECKPOINTS)})"
+            f"checkpoint name ({', '.join(OFFICIAL_CHECKPOINTS)}); {_CHECKPOINT_HINT}"
         )
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(HF_REPO, name)
+    if isinstance(cached, str):
+        return Path(cached)
+    if hub_offline():
+        raise LaionClapError(
+            f"the LAION-CLAP checkpoint {name!r} is not in the Hugging Face cache and the hub is "
+            f"offline (HF_HUB_OFFLINE / TRANSFORMERS_OFFLINE). On a machine with internet, "
+            f"download https://huggingface.co/{HF_REPO}/resolve/main/{name} and set the "
+            "checkpoint to the local file's path."
+        )
+    return None
+
+
+def resolve_checkpoint(checkpoint: str | Path) -> Path:
+    """A local checkpoint file, or an official name fetched from the LAION-CLAP hub repository.
+
+    Official names are read from the Hugging Face cache or downloaded with
+    ``huggingface_hub.hf_hub_download``; offline or on failure this raises at once.
+    """
+    located = locate_checkpoint(checkpoint)
+    if located is not None:
+        return located
+    name = _official_name(checkpoint)
     from huggingface_hub import hf_hub_download
 
     try:
@@ -439,11 +484,13 @@ def load_tokenizer(source: str | Path) -> Any:
     if not local and (
         folder.is_absolute() or str(source).startswith(".") or str(source).count("/") > 1
     ):
-        raise FileNotFoundError(f"tokenizer folder {source} does not exist")
+        raise FileNotFoundError(f"tokenizer folder {source} does not exist: {_TOKENIZER_HINT}")
     try:
         tokenizer = RobertaTokenizer.from_pretrained(str(folder if local else source))
     except Exception as error:
-        raise LaionClapError(f"cannot load RoBERTa tokenizer {source}: {error}") from error
+        raise LaionClapError(
+            f"cannot load RoBERTa tokenizer {source} ({error}): {_TOKENIZER_HINT}"
+        ) from error
     ids = [tokenizer(text)["input_ids"] for text in PROBE_TEXTS]
     special = set(tokenizer.all_special_ids)
     if all(set(i) <= special for i in ids) or len({tuple(i) for i in ids}) == 1:
@@ -451,9 +498,7 @@ def load_tokenizer(source: str | Path) -> Any:
             f"RoBERTa tokenizer {source} is broken: {PROBE_TEXTS[0]!r} -> "
             f"{tokenizer.convert_ids_to_tokens(ids[0])} ({len(tokenizer)} tokens), so every text "
             "would get the same embedding. transformers returns such a tokenizer when it cannot "
-            "download one (offline, HF_HUB_OFFLINE=1). Point `tokenizer` at a local folder holding "
-            "roberta-base's vocab.json and merges.txt (or tokenizer.json), or run once online so "
-            "the Hugging Face cache holds it."
+            f"download one (offline, HF_HUB_OFFLINE=1): {_TOKENIZER_HINT}."
         )
     logger.info("RoBERTa tokenizer %s: %d tokens", source, len(tokenizer))
     return tokenizer

