@@ -2,9 +2,9 @@
 
 from kedro.config import OmegaConfigLoader
 
-from diffusion_link.hooks import ParameterCheckHook, RunEnvironmentHook
+from diffusion_link.hooks import ParameterCheckHook, RunEnvironmentHook, RunLockHook
 
-HOOKS = (RunEnvironmentHook(), ParameterCheckHook())
+HOOKS = (RunEnvironmentHook(), ParameterCheckHook(), RunLockHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
