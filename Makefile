@@ -17,7 +17,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 export NUMBA_CACHE_DIR := $(CURDIR)/.cache/numba
 export MPLBACKEND := Agg
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test test-busy lint bench clean
 
 setup: $(STAMP) $(SMOLLM2)
 
@@ -38,6 +38,19 @@ run: setup
 test: setup
 	$(BIN)/ruff check src tests bench tools
 	$(BIN)/python -m pytest
+
+# `make test` beside BUSY_JOBS CPU-bound processes, as on a shared machine: the suite's timeouts
+# are hang guards, so it must pass here too. The load stops however the tests end (the exit
+# code is the tests'). BUSY_TEST is the command under load (default: `make test`).
+BUSY_JOBS ?= 2
+BUSY_TEST ?= $(MAKE) --no-print-directory test
+test-busy:
+	@load=(); \
+	stop() { kill "$${load[@]}" 2>/dev/null; wait "$${load[@]}" 2>/dev/null; }; \
+	trap stop EXIT; trap 'exit 130' INT; trap 'exit 143' TERM; \
+	for _ in $$(seq $(BUSY_JOBS)); do yes > /dev/null & load+=($$!); done; \
+	echo "test-busy: $(BUSY_JOBS) CPU-bound load processes (PIDs $${load[*]}) beside: $(BUSY_TEST)"; \
+	$(BUSY_TEST)
 
 lint: setup
 	$(BIN)/ruff check src tests bench tools

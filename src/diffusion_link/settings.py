@@ -2,9 +2,14 @@
 
 from kedro.config import OmegaConfigLoader
 
-from diffusion_link.hooks import ParameterCheckHook, ResourceCheckHook, RunEnvironmentHook
+from diffusion_link.hooks import (
+    ParameterCheckHook,
+    ResourceCheckHook,
+    RunEnvironmentHook,
+    RunLockHook,
+)
 
-HOOKS = (RunEnvironmentHook(), ParameterCheckHook(), ResourceCheckHook())
+HOOKS = (RunEnvironmentHook(), ParameterCheckHook(), RunLockHook(), ResourceCheckHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
