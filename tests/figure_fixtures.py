@@ -3,11 +3,12 @@ figure it saved, so a test can read the figure object back."""
 
 from __future__ import annotations
 
-from kedro_datasets.matplotlib import MatplotlibDataset
 from matplotlib.figure import Figure
 
+from diffusion_link.datasets import AtomicMatplotlibDataset
 
-class KeptFigure(MatplotlibDataset):
+
+class KeptFigure(AtomicMatplotlibDataset):
     """The project's figure dataset, also keeping the saved figure for the test to read."""
 
     def save(self, data: Figure) -> None:

@@ -1,10 +1,18 @@
 """Kedro datasets this project needs that kedro-datasets does not provide."""
 
+from diffusion_link.datasets.atomic_save import (
+    AtomicJSONDataset,
+    AtomicMatplotlibDataset,
+    AtomicTextDataset,
+)
 from diffusion_link.datasets.bridge_checkpoint import BridgeCheckpointDataset, TrainingStateDataset
 from diffusion_link.datasets.decoder_checkpoint import DecoderCheckpointDataset
 from diffusion_link.datasets.embedding_table import EmbeddingTableDataset
 
 __all__ = [
+    "AtomicJSONDataset",
+    "AtomicMatplotlibDataset",
+    "AtomicTextDataset",
     "BridgeCheckpointDataset",
     "DecoderCheckpointDataset",
     "EmbeddingTableDataset",

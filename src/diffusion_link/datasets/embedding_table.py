@@ -9,7 +9,6 @@ half-written table; versioned tables are never overwritten (Kedro refuses an exi
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -25,6 +24,8 @@ from kedro.io.core import (
     get_filepath_str,
     get_protocol_and_path,
 )
+
+from diffusion_link.datasets.atomic_save import partial_path
 
 EMBEDDING_COLUMN = "embedding"
 METADATA_KEY = b"diffusion_link"
@@ -125,7 +126,7 @@ class EmbeddingTableDataset(AbstractVersionedDataset[pd.DataFrame, pd.DataFrame]
         arrow = to_arrow(data)
         path = get_filepath_str(self._get_save_path(), self._protocol)
         self._fs.makedirs(str(PurePosixPath(path).parent), exist_ok=True)
-        partial = f"{path}.partial-{uuid.uuid4().hex}"
+        partial = str(partial_path(PurePosixPath(path)))  # hidden: no version glob matches it
         try:
             with self._fs.open(partial, "wb") as handle:
                 pq.write_table(arrow, handle)

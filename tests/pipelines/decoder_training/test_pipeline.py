@@ -92,7 +92,8 @@ def _reporting_datasets(root: Path) -> dict:
     """The project's catalog entries for the curves and the history, writing under ``root``."""
     catalog = yaml.safe_load((PROJECT / "conf/base/catalog_decoder_training.yml").read_text())
     curves, history = catalog["decoder_training_curves"], catalog["decoder_training_history"]
-    assert curves["type"] == "matplotlib.MatplotlibDataset" and curves["versioned"]
+    assert curves["type"] == "diffusion_link.datasets.AtomicMatplotlibDataset"
+    assert curves["versioned"]
     assert history["type"] == "pandas.CSVDataset"
     return {
         "decoder_training_curves": KeptFigure(

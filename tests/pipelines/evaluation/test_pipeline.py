@@ -109,7 +109,8 @@ def output_catalog(root: Path) -> DataCatalog:
         entry["filepath"] = str(root / Path(entry["filepath"]).name)
     catalog = DataCatalog.from_config(entries)
     figure = entries["umap_figure"]
-    assert figure["type"] == "matplotlib.MatplotlibDataset" and figure["versioned"]
+    assert figure["type"] == "diffusion_link.datasets.AtomicMatplotlibDataset"
+    assert figure["versioned"]
     catalog["umap_figure"] = KeptFigure(
         filepath=figure["filepath"], save_args=figure["save_args"], version=Version(None, None)
     )
