@@ -9,6 +9,14 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ROOT = PROJECT_ROOT / "data" / "01_raw" / "audiocaps_default"
 
 
+@pytest.fixture(autouse=True)
+def _restore_kedro_env(monkeypatch):
+    """Every test starts without KEDRO_ENV, and what a run sets there is undone after it
+    (``RunEnvironmentHook`` exports the run's environment; an in-process ``--env paper`` run
+    would otherwise leak into later tests that read ``KEDRO_ENV``)."""
+    monkeypatch.delenv("KEDRO_ENV", raising=False)
+
+
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return PROJECT_ROOT

@@ -71,11 +71,6 @@ def run(
 
 
 @pytest.fixture(autouse=True)
-def _restore_kedro_env(monkeypatch):
-    monkeypatch.delenv("KEDRO_ENV", raising=False)  # RunEnvironmentHook sets it: undone after
-
-
-@pytest.fixture(autouse=True)
 def _no_resource_check(monkeypatch):
     """These runs are about parameters: the models and checkpoints they name (conf/paper's
     LAION-CLAP and LLaMA-2, the set-up's SmolLM2) need not exist; tests/test_resources.py

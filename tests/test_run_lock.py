@@ -193,12 +193,6 @@ def session_run(project: Path, runner: SequentialRunner) -> None:
         session.run(pipeline_names=["data_prep"], runner=runner)
 
 
-@pytest.fixture
-def _restore_kedro_env(monkeypatch):
-    monkeypatch.delenv("KEDRO_ENV", raising=False)  # RunEnvironmentHook may set it: undone after
-
-
-@pytest.mark.usefixtures("_restore_kedro_env")
 def test_the_hook_holds_the_lock_during_the_run_and_releases_it_after(project):
     # In-process, where only the hook (not the end of the process) can release it.
     runner = ProbingRunner(project, fail=False)
@@ -207,7 +201,6 @@ def test_the_hook_holds_the_lock_during_the_run_and_releases_it_after(project):
     assert_released(project)
 
 
-@pytest.mark.usefixtures("_restore_kedro_env")
 def test_the_hook_releases_the_lock_when_the_run_fails(project):
     runner = ProbingRunner(project, fail=True)
     with pytest.raises(RuntimeError, match="a node failed"):
@@ -224,7 +217,6 @@ class QuietRunner(SequentialRunner):
         return {}
 
 
-@pytest.mark.usefixtures("_restore_kedro_env")
 def test_runs_that_share_a_folder_on_purpose_can_opt_out(project, monkeypatch):
     with acquire_run_lock(project, command="an embedding shard"):
         with pytest.raises(RunLockedError, match="DIFFUSION_LINK_RUN_LOCK=0"):
