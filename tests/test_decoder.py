@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 import pytest
@@ -186,6 +187,32 @@ def test_save_load_round_trip_gives_identical_generations(trained):
     embeddings = _embeddings(4, seed=7)
     settings = GenerationSettings(max_new_tokens=8)
     assert loaded.generate(embeddings, settings) == decoder.generate(embeddings, settings)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda d: (d / "decoder_config.json").write_text("{not json"), "is not valid JSON"),
+        (lambda d: (d / "decoder_config.json").write_text("[1, 2]"), "not a JSON object"),
+        (
+            lambda d: (d / "decoder_config.json").write_text("{}"),
+            r"lacks \['decoder', 'base_model'\]",
+        ),
+        (lambda d: shutil.rmtree(d / "adapter"), "has no LoRA adapter"),
+        (lambda d: (d / "head.safetensors").write_bytes(b"\x00" * 7), "not a readable safetensors"),
+    ],
+    ids=["not-json", "not-an-object", "missing-keys", "no-adapter", "truncated-head"],
+)
+def test_a_damaged_decoder_folder_names_the_file_and_what_to_rerun(
+    trained, tmp_path, damage, message
+):
+    _, path = trained
+    copy = tmp_path / "decoder"
+    shutil.copytree(path, copy)
+    damage(copy)
+    with pytest.raises(ValueError, match=message) as error:
+        CaptionDecoder.from_pretrained(copy)
+    assert str(copy) in str(error.value) and "rerun decoder_training" in str(error.value)
 
 
 def test_adapter_for_another_base_model_is_rejected(trained, other_llama, tmp_path):

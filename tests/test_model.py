@@ -306,3 +306,10 @@ def test_a_truncated_weights_file_names_itself_and_what_to_rerun(saved):
         ValueError, match=f"{WEIGHTS_NAME} is not a readable .*rerun bridge_training"
     ):
         DiffusionLink.from_pretrained(saved)
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1]"], ids=["not-json", "not-an-object"])
+def test_a_config_that_is_not_a_json_object_names_itself(saved, text):
+    (saved / CONFIG_NAME).write_text(text)
+    with pytest.raises(ValueError, match=f"{CONFIG_NAME} (is not valid JSON|holds a list)"):
+        DiffusionLink.from_pretrained(saved)

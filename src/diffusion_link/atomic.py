@@ -3,6 +3,7 @@ the reading side of the safetensors files written that way, with errors that nam
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -60,3 +61,15 @@ def read_safetensors(
         raise ValueError(
             f"{path} is not a readable safetensors file ({error}): {remedy}"
         ) from error
+
+
+def read_json_object(path: Path, remedy: str) -> dict:
+    """A JSON object from ``path``; a file that is not JSON, or not an object, is a
+    ``ValueError`` naming ``path`` and ``remedy``."""
+    try:
+        value = json.loads(Path(path).read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path} is not valid JSON ({error}): {remedy}") from error
+    if not isinstance(value, dict):
+        raise ValueError(f"{path} holds a {type(value).__name__}, not a JSON object: {remedy}")
+    return value

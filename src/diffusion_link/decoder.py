@@ -24,7 +24,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from diffusion_link.atomic import atomic_directory, read_safetensors
+from diffusion_link.atomic import atomic_directory, read_json_object, read_safetensors
 from diffusion_link.resources import hub_offline
 
 if TYPE_CHECKING:
@@ -511,7 +511,15 @@ class CaptionDecoder(nn.Module):
         from peft import PeftModel
 
         path = Path(path)
-        saved = json.loads((path / CONFIG_FILE).read_text())
+        remedy = "delete this decoder version and rerun decoder_training"
+        saved = read_json_object(path / CONFIG_FILE, remedy)
+        missing = [key for key in ("decoder", "base_model") if key not in saved]
+        if missing:
+            raise ValueError(f"{path / CONFIG_FILE} lacks {missing}: {remedy}")
+        if not (path / ADAPTER_DIR / "adapter_config.json").is_file():
+            raise ValueError(
+                f"{path} has no LoRA adapter ({ADAPTER_DIR}/adapter_config.json): {remedy}"
+            )
         config = DecoderConfig(**saved["decoder"])
         if base_model is not None:
             config = DecoderConfig(**{**config.to_dict(), "base_model": base_model})
@@ -522,9 +530,7 @@ class CaptionDecoder(nn.Module):
         identity = model_identity(base, config.base_model)
         _check_identity(saved["base_model"], identity)
         llm = PeftModel.from_pretrained(base, path / ADAPTER_DIR)
-        head_state, _ = read_safetensors(
-            path / HEAD_FILE, "delete this decoder version and rerun decoder_training"
-        )
+        head_state, _ = read_safetensors(path / HEAD_FILE, remedy)
         head = cls._head(config, identity["hidden_size"])
         last = head_state[f"net.{len(head.net) - 1}.weight"]
         if last.shape[0] != head.out_features:

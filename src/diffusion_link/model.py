@@ -23,7 +23,7 @@ from safetensors.torch import save_file
 from torch import nn
 from torch.nn import functional as F
 
-from diffusion_link.atomic import atomic_directory, read_safetensors
+from diffusion_link.atomic import atomic_directory, read_json_object, read_safetensors
 from diffusion_link.denoiser import ResidualMLPDenoiser
 from diffusion_link.normalisation import (
     BRIDGE_INPUT,
@@ -183,7 +183,9 @@ class DiffusionLink(nn.Module):
             raise FileNotFoundError(
                 f"{directory} is not a saved {cls.__name__}: it needs {CONFIG_NAME} and {WEIGHTS_NAME}"
             )
-        saved = json.loads(config_path.read_text())
+        saved = read_json_object(
+            config_path, "delete this bridge version and rerun bridge_training"
+        )
         if saved.get("method") != cls.method:
             raise ValueError(
                 f"{directory} holds a {saved.get('method')!r} model, not {cls.method!r}; "
