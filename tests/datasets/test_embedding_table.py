@@ -63,3 +63,11 @@ def test_versioned_table_is_never_overwritten(tmp_path):
         len(EmbeddingTableDataset(str(tmp_path / "e.parquet"), version=Version(None, None)).load())
         == 5
     )
+
+
+def test_a_garbage_parquet_file_is_an_error_naming_it(tmp_path):
+    path = tmp_path / "e.parquet"
+    EmbeddingTableDataset(str(path)).save(_table())
+    path.write_bytes(path.read_bytes()[:40])  # a copy cut short
+    with pytest.raises(DatasetError, match="e.parquet"):
+        EmbeddingTableDataset(str(path)).load()
