@@ -18,9 +18,6 @@ import pytest
 import torch
 from kedro.config import OmegaConfigLoader
 from kedro.framework.project import configure_project, pipelines
-from kedro.framework.session import KedroSession
-from kedro.runner import SequentialRunner
-from omegaconf import OmegaConf
 from pydantic import ValidationError
 
 from diffusion_link.bridges import fit_bridge, training_objective
@@ -29,45 +26,13 @@ from diffusion_link.parameters import PARAMETER_GROUPS, ParameterError, check_pa
 from diffusion_link.pipelines.bridge_training.nodes import ModelParams, TrainingParams
 from diffusion_link.settings import CONFIG_LOADER_ARGS
 from diffusion_link.training import TrainConfig
-
-PROJECT = Path(__file__).resolve().parents[1]
-
-
-class RecordingRunner(SequentialRunner):
-    """Runs nothing; records that Kedro got as far as running the pipeline."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.called = False
-
-    def run(self, *args, **kwargs) -> dict:
-        self.called = True
-        return {}
+from session_fixtures import PROJECT, copy_configuration, run
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     """The project's configuration (no conf/local) and metadata in an empty folder."""
-    root = tmp_path_factory.mktemp("project")
-    shutil.copytree(PROJECT / "conf", root / "conf", ignore=shutil.ignore_patterns("local"))
-    (root / "conf" / "local").mkdir()
-    shutil.copy(PROJECT / "pyproject.toml", root)
-    return root
-
-
-def run(
-    project: Path, pipeline: str, params: str | list[str] = (), env: str | None = None
-) -> RecordingRunner:
-    """``kedro run --pipeline <pipeline> --params <params>`` in-process, with a runner that
-    runs nothing: ``key=value`` items parsed as the command line parses them (one string, or a
-    list for values with commas). Returns the runner: ``called`` when the run was accepted."""
-    items = [params] if isinstance(params, str) else list(params)
-    runtime = OmegaConf.to_container(OmegaConf.from_dotlist(items))
-    configure_project("diffusion_link")  # also drops pipelines built for another environment
-    runner = RecordingRunner()
-    with KedroSession.create(project_path=project, env=env, runtime_params=runtime) as session:
-        session.run(pipeline_names=[pipeline], runner=runner)
-    return runner
+    return copy_configuration(tmp_path_factory.mktemp("project"))
 
 
 @pytest.fixture(autouse=True)

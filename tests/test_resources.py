@@ -19,38 +19,18 @@ import time
 from pathlib import Path
 
 import pytest
-from kedro.framework.project import configure_project
-from kedro.framework.session import KedroSession
-from kedro.runner import SequentialRunner
-from omegaconf import OmegaConf
 
 from diffusion_link.encoders.offline_fixtures import SPECIAL_TOKENS, build_test_tokenizer
 from diffusion_link.resources import ResourceError
+from session_fixtures import PROJECT, copy_configuration, run
 
-PROJECT = Path(__file__).resolve().parents[1]
 HANG_GUARD_S = 300  # a refusal takes seconds (measured ~10-20 s on a loaded 2-core machine)
-
-
-class RecordingRunner(SequentialRunner):
-    """Runs nothing; records that Kedro got as far as running the pipeline."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.called = False
-
-    def run(self, *args, **kwargs) -> dict:
-        self.called = True
-        return {}
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     """The project's configuration (no conf/local) and metadata in an empty folder."""
-    root = tmp_path_factory.mktemp("project")
-    shutil.copytree(PROJECT / "conf", root / "conf", ignore=shutil.ignore_patterns("local"))
-    (root / "conf" / "local").mkdir()
-    shutil.copy(PROJECT / "pyproject.toml", root)
-    return root
+    return copy_configuration(tmp_path_factory.mktemp("project"))
 
 
 @pytest.fixture(autouse=True)
@@ -105,23 +85,6 @@ def files(tmp_path_factory) -> dict[str, Path]:
 def no_data_written(project: Path) -> bool:
     """Nothing under ``project/data`` but the run lock, which is taken before the check."""
     return [p.name for p in (project / "data").rglob("*")] in ([], [".kedro-run.lock"])
-
-
-def run(
-    project: Path,
-    pipeline: str,
-    params: list[str] = (),
-    env: str | None = None,
-    node_names: list[str] | None = None,
-) -> RecordingRunner:
-    """``kedro run --pipeline <pipeline> --params <params>`` in-process with a runner that
-    runs nothing; returns the runner (``called`` when the run was accepted)."""
-    runtime = OmegaConf.to_container(OmegaConf.from_dotlist(list(params)))
-    configure_project("diffusion_link")
-    runner = RecordingRunner()
-    with KedroSession.create(project_path=project, env=env, runtime_params=runtime) as session:
-        session.run(pipeline_names=[pipeline], runner=runner, node_names=node_names)
-    return runner
 
 
 def clap(files: dict[str, Path], checkpoint: str = "checkpoint", tokenizer: str = "tokenizer"):
