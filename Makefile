@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 $(SMOLLM2): | $(STAMP)
-	$(BIN)/python -m diffusion_link.llm_setup
+	$(BIN)/python -m diffusion_link.decoder.llm_setup
 
 run: setup
 	$(BIN)/kedro run

@@ -4,7 +4,7 @@ Both paths run in this one process on the same random data and weights:
 
 - training step (batch 128) of each diffusion bridge: naive = DataLoader over a TensorDataset,
   eager fp32, a Python loop for the EMA, and for Diffusion-Link the textbook eq. 6-7 with one
-  denoiser call per branch; project = ``diffusion_link.training.Trainer`` with the bridge's own
+  denoiser call per branch; project = ``diffusion_link.core.training.Trainer`` with the bridge's own
   objective (data on the device, batches gathered by index, foreach EMA, Diffusion-Link's two
   branches in one denoiser call, and on CUDA one CUDA graph per step).
 - DDIM bridging of N embeddings (s*=100, 5 steps): naive = fp32 ``bridge()``; project = the
@@ -23,11 +23,11 @@ import time
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from diffusion_link.bridges import BRIDGE_CLASSES, _objective
-from diffusion_link.losses import reconstruction_loss, topology_loss
-from diffusion_link.model import DiffusionConfig, DiffusionLink
-from diffusion_link.schedule import q_sample
-from diffusion_link.training import TrainConfig, Trainer
+from diffusion_link.core.bridges import BRIDGE_CLASSES, _objective
+from diffusion_link.core.losses import reconstruction_loss, topology_loss
+from diffusion_link.core.model import DiffusionConfig, DiffusionLink
+from diffusion_link.core.schedule import q_sample
+from diffusion_link.core.training import TrainConfig, Trainer
 
 DIFFUSION_BRIDGES = {  # method -> its model settings and loss settings on the default
     "diffusion_link": ({}, {}),

@@ -33,8 +33,8 @@ from pathlib import Path
 
 import torch
 
-from diffusion_link.decoder import CaptionDecoder, DecoderConfig, GenerationSettings
-from diffusion_link.decoder_trainer import DecoderTrainer, TrainSettings
+from diffusion_link.decoder.model import CaptionDecoder, DecoderConfig, GenerationSettings
+from diffusion_link.decoder.trainer import DecoderTrainer, TrainSettings
 
 PROJECT = Path(__file__).resolve().parents[1]
 SMOLLM2 = PROJECT / "data" / "06_models" / "smollm2-135m-instruct"

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from diffusion_link.audio import AUDIO_EXTENSIONS
+from diffusion_link.data.audio import AUDIO_EXTENSIONS
 from diffusion_link.encoders.laion_clap import LaionClapEncoder
 from diffusion_link.encoders.offline_fixtures import (
     build_test_tokenizer,

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from diffusion_link.datasets.embedding_table import with_embeddings
+from diffusion_link.data.embeddings import with_embeddings
 from diffusion_link.pipelines.embedding.nodes import fit_gap_simulator_node, make_audio_embeddings
 
 PROJECT = Path(__file__).resolve().parents[1]

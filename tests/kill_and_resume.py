@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from diffusion_link.training import TrainingStateStore
+from diffusion_link.core.training import TrainingStateStore
 
 logger = logging.getLogger(__name__)
 

@@ -232,7 +232,7 @@ def scan_tree(root: Path) -> Iterator[Finding]:
 
 def test_the_sources_are_found():
     assert len(SOURCES) > 20
-    assert SRC / "diffusion_link" / "decoder_launch.py" in SOURCES
+    assert SRC / "diffusion_link" / "decoder" / "launch.py" in SOURCES
 
 
 def test_no_source_file_breaks_a_rule():
@@ -247,11 +247,11 @@ def test_every_subprocess_call_in_the_sources_is_checked():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         aliases = _aliases(tree)
         calls += [
-            path.name
+            path.relative_to(SRC / "diffusion_link").as_posix()
             for node in ast.walk(tree)
             if isinstance(node, ast.Call) and _dotted(node.func, aliases) in SUBPROCESS_CALLS
         ]
-    assert {"decoder_launch.py", "caption_metrics.py"} <= set(calls)
+    assert {"decoder/launch.py", "metrics/caption_metrics.py"} <= set(calls)
 
 
 BAD = {
@@ -315,7 +315,7 @@ HOSTILE = "; touch {canary} #"
 
 def hostile_launch(tmp_path: Path) -> tuple[list[str], dict[str, str], Path]:
     """The real command that ``train_decoder`` would run for hostile catalog parameters."""
-    from diffusion_link.decoder_launch import launch_command
+    from diffusion_link.decoder.launch import launch_command
     from diffusion_link.pipelines.decoder_training.nodes import DecoderSettings, _launch
 
     canary = tmp_path / "owned"
@@ -341,7 +341,7 @@ def hostile_launch(tmp_path: Path) -> tuple[list[str], dict[str, str], Path]:
 
 
 def test_hostile_parameters_are_single_intact_arguments(tmp_path):
-    from diffusion_link.decoder_launch import LaunchSettings, worker_command
+    from diffusion_link.decoder.launch import LaunchSettings, worker_command
 
     command, values, canary = hostile_launch(tmp_path)
     assert f"{values['job_dir']}/zero_shot_none" == command[-1]

@@ -16,15 +16,15 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "DiffusionLink": "diffusion_link.model",
-    "DiffusionConfig": "diffusion_link.model",
-    "cosine_alpha_bar": "diffusion_link.schedule",
-    "ddim_timesteps": "diffusion_link.schedule",
-    "topology_loss": "diffusion_link.losses",
-    "TrainConfig": "diffusion_link.training",
-    "BRIDGES": "diffusion_link.bridges",
-    "fit_bridge": "diffusion_link.bridges",
-    "load_bridge": "diffusion_link.bridges",
+    "DiffusionLink": "diffusion_link.core.model",
+    "DiffusionConfig": "diffusion_link.core.model",
+    "cosine_alpha_bar": "diffusion_link.core.schedule",
+    "ddim_timesteps": "diffusion_link.core.schedule",
+    "topology_loss": "diffusion_link.core.losses",
+    "TrainConfig": "diffusion_link.core.training",
+    "BRIDGES": "diffusion_link.core.bridges",
+    "fit_bridge": "diffusion_link.core.bridges",
+    "load_bridge": "diffusion_link.core.bridges",
 }
 
 __all__ = sorted(_EXPORTS)

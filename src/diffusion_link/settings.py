@@ -2,7 +2,7 @@
 
 from kedro.config import OmegaConfigLoader
 
-from diffusion_link.hooks import (
+from diffusion_link.project.hooks import (
     ParameterCheckHook,
     ResourceCheckHook,
     RunEnvironmentHook,

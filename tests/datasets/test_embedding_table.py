@@ -4,8 +4,8 @@ import pyarrow.parquet as pq
 import pytest
 from kedro.io.core import DatasetError, Version
 
+from diffusion_link.data.embeddings import embedding_matrix, with_embeddings
 from diffusion_link.datasets import EmbeddingTableDataset
-from diffusion_link.datasets.embedding_table import embedding_matrix, with_embeddings
 
 ATTRS = {"encoder": "test", "checkpoint": "ckpt-1", "dim": 4, "simulated_audio": False}
 

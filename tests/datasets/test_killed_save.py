@@ -26,6 +26,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from kedro.io.core import DatasetError, Version  # noqa: E402
 
+from diffusion_link.data.embeddings import embedding_matrix, with_embeddings  # noqa: E402
 from diffusion_link.datasets import (  # noqa: E402
     AtomicJSONDataset,
     AtomicMatplotlibDataset,
@@ -33,7 +34,6 @@ from diffusion_link.datasets import (  # noqa: E402
     EmbeddingTableDataset,
 )
 from diffusion_link.datasets.atomic_save import PARTIAL_MARK  # noqa: E402
-from diffusion_link.datasets.embedding_table import embedding_matrix, with_embeddings  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parents[1] / "src"

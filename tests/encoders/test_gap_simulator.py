@@ -15,7 +15,7 @@ from diffusion_link.encoders.gap_simulator import (
     oracle_matched_cosine,
     sampled_recall,
 )
-from diffusion_link.modality_gap import (
+from diffusion_link.metrics.modality_gap import (
     c3_collapse,
     matched_cosine,
     modality_mean,

@@ -6,7 +6,7 @@ for a versioned entry a ``<filepath>/<version>/<name>`` that Kedro takes for the
 version. These subclasses write to a hidden sibling (``.<name>.partial-<random>``, in the same
 folder) and rename it to ``<name>`` only once it is complete. Kedro finds versions by globbing
 ``<filepath>/*/<name>``, so a killed save leaves a version folder holding only the hidden
-partial file, which Kedro (and ``python -m diffusion_link.versions``) does not count as a
+partial file, which Kedro (and ``python -m diffusion_link.project.versions``) does not count as a
 version: the next run loads the previous complete version, or reports that there is none.
 
 Only local paths are written this way; other protocols (object stores, whose writes appear

@@ -7,9 +7,9 @@ from typing import Any
 
 from kedro.io.core import AbstractDataset, DatasetError
 
-from diffusion_link.bridges import Bridge, load_bridge
+from diffusion_link.core.bridges import Bridge, load_bridge
+from diffusion_link.core.training import TrainingStateStore
 from diffusion_link.datasets.pretrained_folder import PretrainedFolderDataset
-from diffusion_link.training import TrainingStateStore
 
 
 class BridgeCheckpointDataset(PretrainedFolderDataset[Bridge]):

@@ -8,7 +8,7 @@ from typing import Any
 from kedro.io.core import DatasetError, Version
 
 from diffusion_link.datasets.pretrained_folder import PretrainedFolderDataset
-from diffusion_link.decoder import CaptionDecoder
+from diffusion_link.decoder.model import CaptionDecoder
 
 
 class DecoderCheckpointDataset(PretrainedFolderDataset[CaptionDecoder]):

@@ -21,7 +21,7 @@ and rotates every plane of the second half by ``warp_angle * tanh(w_k . x_first_
 same angles (a norm-preserving coupling layer, as in RealNVP but on the sphere). ``R`` rotates by
 ``theta`` in every plane of a seeded basis orthogonal to the text centroid; the offset ``b =
 beta (rho mu_hat + sqrt(1 - rho^2) g)`` is inverted exactly like C3's collapse
-(:func:`diffusion_link.modality_gap.uncollapse`), which needs ``beta < 1``.
+(:func:`diffusion_link.metrics.modality_gap.uncollapse`), which needs ``beta < 1``.
 
 **The clip-specific residual** ``xi`` (what audio holds that captions do not) joins *after*
 the learnable part, so no map learned from audio, the exact inverse included, can take it
@@ -72,7 +72,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 from scipy.optimize import least_squares
 
-from diffusion_link.modality_gap import (
+from diffusion_link.metrics.modality_gap import (
     c3_collapse,
     l2_normalise,
     linear_separability,

@@ -13,7 +13,7 @@ How the model is built (and why):
 - The tokenizer is this class's own (``tokenizer`` argument), checked with probe sentences:
   transformers 5 silently returns a tokenizer that knows only special tokens when it cannot
   reach the hub, which would give every text the same embedding.
-- Audio is decoded by :mod:`diffusion_link.audio` in DataLoader workers and embedded in batches,
+- Audio is decoded by :mod:`diffusion_link.data.audio` in DataLoader workers and embedded in batches,
   computing what ``CLAP_Module.get_audio_embedding_from_data`` computes (non-fusion) under
   ``torch.inference_mode`` (and bfloat16 autocast on CUDA).
 """
@@ -35,8 +35,8 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from diffusion_link.audio import INT16_SCALE, read_audio, to_clap_int16
-from diffusion_link.resources import hub_offline
+from diffusion_link.data.audio import INT16_SCALE, read_audio, to_clap_int16
+from diffusion_link.project.resources import hub_offline
 
 logger = logging.getLogger(__name__)
 

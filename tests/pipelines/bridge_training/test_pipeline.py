@@ -26,21 +26,21 @@ from pydantic import ValidationError
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from diffusion_link.bridges import BRIDGES
+from diffusion_link.core.bridges import BRIDGES
+from diffusion_link.core.training import TrainingStateStore
+from diffusion_link.core.validation import VALIDATION_METRICS
+from diffusion_link.data.embeddings import embedding_matrix
 from diffusion_link.datasets import EmbeddingTableDataset
 from diffusion_link.datasets.bridge_checkpoint import (
     BridgeCheckpointDataset,
     TrainingStateDataset,
 )
-from diffusion_link.datasets.embedding_table import embedding_matrix
 from diffusion_link.pipelines.bridge_training import create_pipeline
 from diffusion_link.pipelines.bridge_training.nodes import (
     BridgeParams,
     apply_bridge,
     train_bridge,
 )
-from diffusion_link.training import TrainingStateStore
-from diffusion_link.validation import VALIDATION_METRICS
 from embedding_fixtures import simulated_tables
 from kill_and_resume import first_kill_mid_training, kill_once_saved
 

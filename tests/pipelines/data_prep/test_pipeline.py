@@ -14,7 +14,7 @@ from kedro.runner import SequentialRunner
 from kedro.validation.exceptions import ParameterValidationError
 from kedro.validation.parameter_validator import ParameterValidator
 
-from diffusion_link.audiocaps import CaptionFileError, DataPrepParams
+from diffusion_link.data.audiocaps import CaptionFileError, DataPrepParams
 from diffusion_link.pipelines.data_prep import create_pipeline
 
 PROJECT = Path(__file__).resolve().parents[3]

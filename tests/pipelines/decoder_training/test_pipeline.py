@@ -17,9 +17,9 @@ from kedro.io.core import Version
 from kedro.runner import SequentialRunner
 from kedro_datasets.pandas import CSVDataset
 
+from diffusion_link.data.embeddings import with_embeddings
 from diffusion_link.datasets import DecoderCheckpointDataset, TrainingStateDataset
-from diffusion_link.datasets.embedding_table import with_embeddings
-from diffusion_link.decoder import GenerationSettings
+from diffusion_link.decoder.model import GenerationSettings
 from diffusion_link.pipelines.decoder_training import create_pipeline
 from diffusion_link.pipelines.decoder_training.nodes import (
     DecoderSettings,

@@ -8,7 +8,7 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 from pydantic import ValidationError
 
-from diffusion_link.datasets.embedding_table import embedding_matrix
+from diffusion_link.data.embeddings import embedding_matrix
 from diffusion_link.pipelines.embedding import create_pipeline
 from diffusion_link.pipelines.embedding.nodes import (
     EmbeddingParams,

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from diffusion_link.caption_metrics import (
+from diffusion_link.metrics.caption_metrics import (
     DIVERSITY,
     METRICS,
     ptb_tokenize,

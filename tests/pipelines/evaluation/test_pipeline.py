@@ -18,9 +18,10 @@ from kedro.runner import SequentialRunner
 from kedro.validation.parameter_validator import ParameterValidator
 from matplotlib.figure import Figure
 
-from diffusion_link.bridges import BRIDGES
-from diffusion_link.datasets.embedding_table import embedding_matrix
-from diffusion_link.modality_gap import l2_normalise
+from diffusion_link.core.bridges import BRIDGES
+from diffusion_link.core.training import TrainingStateStore
+from diffusion_link.data.embeddings import embedding_matrix
+from diffusion_link.metrics.modality_gap import l2_normalise
 from diffusion_link.pipelines.bridge_training.nodes import (
     apply_bridge,
     collect_bridged_embeddings,
@@ -33,7 +34,6 @@ from diffusion_link.pipelines.evaluation.nodes import (
     build_report,
     modality_gap_metrics,
 )
-from diffusion_link.training import TrainingStateStore
 from embedding_fixtures import simulated_tables
 from figure_fixtures import KeptFigure
 

@@ -25,13 +25,13 @@ from pydantic import (
     model_validator,
 )
 
-from diffusion_link.bridges import BRIDGES, Bridge, fit_bridge, training_objective
-from diffusion_link.datasets.embedding_table import embedding_matrix, with_embeddings
-from diffusion_link.figures import training_curves
-from diffusion_link.model import check_inference_steps
-from diffusion_link.pairs import validation_set
-from diffusion_link.training import TrainConfig, TrainingStateStore
-from diffusion_link.validation import VALIDATION_METRICS
+from diffusion_link.core.bridges import BRIDGES, Bridge, fit_bridge, training_objective
+from diffusion_link.core.model import check_inference_steps
+from diffusion_link.core.pairs import validation_set
+from diffusion_link.core.training import TrainConfig, TrainingStateStore
+from diffusion_link.core.validation import VALIDATION_METRICS
+from diffusion_link.data.embeddings import embedding_matrix, with_embeddings
+from diffusion_link.reporting.figures import training_curves
 
 matplotlib.use("Agg")
 logger = logging.getLogger(__name__)

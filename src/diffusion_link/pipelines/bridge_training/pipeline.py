@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from diffusion_link.bridges import BRIDGES
+from diffusion_link.core.bridges import BRIDGES
 from diffusion_link.pipelines.bridge_training.nodes import (
     apply_bridge,
     collect_bridged_embeddings,

@@ -1,15 +1,15 @@
-"""Nodes of ``data_prep``: thin wrappers over :mod:`diffusion_link.audiocaps`.
+"""Nodes of ``data_prep``: thin wrappers over :mod:`diffusion_link.data.audiocaps`.
 
 ``params`` is typed, so Kedro validates the ``data_prep`` parameter group against
-:class:`~diffusion_link.audiocaps.DataPrepParams` before the run starts.
+:class:`~diffusion_link.data.audiocaps.DataPrepParams` before the run starts.
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from diffusion_link import audiocaps
-from diffusion_link.audiocaps import DataPrepParams
+from diffusion_link.data import audiocaps
+from diffusion_link.data.audiocaps import DataPrepParams
 
 
 def read_captions(params: DataPrepParams) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -3,7 +3,7 @@
 One template (train -> generate) is instantiated per variant under its own namespace, each reading
 ``params:decoder_training.variants.<name>`` (mode, bridge); the shared settings (LLM, LoRA,
 optimiser, generation) are ``params:decoder_training.settings``. The model work lives in
-:mod:`diffusion_link.decoder`; these nodes select rows and translate parameters.
+:mod:`diffusion_link.decoder.model`; these nodes select rows and translate parameters.
 """
 
 from __future__ import annotations
@@ -26,16 +26,16 @@ from pydantic import (
     field_validator,
 )
 
-from diffusion_link.datasets.embedding_table import embedding_matrix
-from diffusion_link.decoder import (
+from diffusion_link.core.training import TrainingStateStore
+from diffusion_link.data.embeddings import embedding_matrix
+from diffusion_link.decoder.launch import Job, LaunchSettings, train_in_processes
+from diffusion_link.decoder.model import (
     DEFAULT_PROMPT,
     CaptionDecoder,
     DecoderConfig,
     GenerationSettings,
 )
-from diffusion_link.decoder_launch import Job, LaunchSettings, train_in_processes
-from diffusion_link.decoder_trainer import TrainSettings
-from diffusion_link.training import TrainingStateStore
+from diffusion_link.decoder.trainer import TrainSettings
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Wiring of ``decoder_training``: one train -> generate template per variant (namespace).
 
 Which variants exist is configuration: the keys of ``decoder_training.variants`` in the run's
-environment (``kedro run --env paper``: diffusion_link.hooks publishes it as ``KEDRO_ENV``), so the embedded
+environment (``kedro run --env paper``: diffusion_link.project.hooks publishes it as ``KEDRO_ENV``), so the embedded
 default can run a subset while ``conf/paper`` runs all six.
 """
 

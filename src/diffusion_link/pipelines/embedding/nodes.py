@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from diffusion_link.datasets.embedding_table import embedding_matrix, with_embeddings
+from diffusion_link.data.embeddings import embedding_matrix, with_embeddings
 from diffusion_link.encoders import (
     Encoder,
     GapSimulator,

@@ -3,7 +3,7 @@
 Every bridge is judged on the evaluation split against the text embeddings in the space it was
 trained to reach: ``identity`` in the raw encoder space (the paper's CLAP column), C3 after its
 collapse, the diffusion bridges after their own (Diffusion-Bridge) normalisation. The numbers
-themselves come from :mod:`diffusion_link.modality_gap`.
+themselves come from :mod:`diffusion_link.metrics.modality_gap`.
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
-from diffusion_link.bridges import BRIDGES, Bridge
-from diffusion_link.datasets.embedding_table import embedding_matrix
-from diffusion_link.modality_gap import (
+from diffusion_link.core.bridges import BRIDGES, Bridge
+from diffusion_link.core.pairs import SplitPairs, split_pairs
+from diffusion_link.core.validation import VALIDATION_METRICS, draw_agreement
+from diffusion_link.data.embeddings import embedding_matrix
+from diffusion_link.metrics.modality_gap import (
     centroid_distance,
     cross_group_cosine,
     l2_normalise,
@@ -35,9 +37,7 @@ from diffusion_link.modality_gap import (
     retrieval_recall,
     uncollapse,
 )
-from diffusion_link.pairs import SplitPairs, split_pairs
-from diffusion_link.training_report import training_markdown, training_summary
-from diffusion_link.validation import VALIDATION_METRICS, draw_agreement
+from diffusion_link.reporting.training_report import training_markdown, training_summary
 
 matplotlib.use("Agg")
 logger = logging.getLogger(__name__)
@@ -262,10 +262,10 @@ def captioning_metrics(
     against all reference captions of each clip, with PTB tokenisation, and gets its share of
     distinct captions and its Vocab; ``constant_caption`` is the best single caption for every
     clip among the ``constant_caption_candidates`` most central training captions
-    (:func:`diffusion_link.caption_metrics.caption_report`). Returns ``{"captioning": {mode:
+    (:func:`diffusion_link.metrics.caption_metrics.caption_report`). Returns ``{"captioning": {mode:
     {bridge: {metric: score}}, "constant_caption": {...}}, "unavailable": {metric: reason}}``.
     """
-    from diffusion_link.caption_metrics import caption_report
+    from diffusion_link.metrics.caption_metrics import caption_report
 
     params = EvaluationParams.model_validate(evaluation)
     references = _caption_references(generated_captions, captions, params.split)

@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from diffusion_link.bridges import BRIDGES
+from diffusion_link.core.bridges import BRIDGES
 from diffusion_link.pipelines.evaluation.nodes import (
     build_report,
     captioning_metrics,

@@ -1,0 +1,1 @@
+"""Reading the data: the AudioCaps layout, its caption tables and audio decoding."""

@@ -1,0 +1,1 @@
+"""What the evaluation measures: modality-gap figures and caption metrics."""

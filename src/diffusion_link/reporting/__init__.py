@@ -1,0 +1,1 @@
+"""Figures and written summaries of runs (plots, training tables)."""
