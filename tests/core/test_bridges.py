@@ -7,16 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from diffusion_link.core.bridges import (
-    BRIDGES,
-    C3Bridge,
-    DiffGap,
-    DiffusionBridge,
-    IdentityBridge,
-    diffusion_bridge_objective,
-    fit_bridge,
-    load_bridge,
-)
+from diffusion_link.core.baselines import C3Bridge, DiffGap, DiffusionBridge, IdentityBridge
+from diffusion_link.core.bridges import BRIDGES, fit_bridge, load_bridge
+from diffusion_link.core.losses import diffusion_bridge_objective
 from diffusion_link.core.model import CONFIG_NAME, DiffusionConfig, DiffusionLink
 from diffusion_link.core.training import TrainConfig, TrainingStateStore
 from diffusion_link.metrics.modality_gap import matched_cosine, nonmatched_cosine

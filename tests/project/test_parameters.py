@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from diffusion_link.core.bridges import fit_bridge, training_objective
 from diffusion_link.core.model import DiffusionConfig
 from diffusion_link.core.training import TrainConfig
-from diffusion_link.pipelines.bridge_training.nodes import ModelParams, TrainingParams
+from diffusion_link.pipelines.bridge_training.params import BridgeParams
 from diffusion_link.project.parameters import PARAMETER_GROUPS, ParameterError, check_parameters
 from diffusion_link.settings import CONFIG_LOADER_ARGS
 from session_fixtures import PROJECT, copy_configuration, run
@@ -303,8 +303,9 @@ def test_kedro_run_on_the_command_line_refuses_the_issues_typo(project, tmp_path
 def test_the_bridge_models_take_exactly_the_core_configs_keys():
     """No key the parameter models accept can make DiffusionConfig / TrainConfig fail."""
     model_keys = {f.name for f in dataclasses.fields(DiffusionConfig)} - {"dim"}
-    assert set(ModelParams.model_fields) == model_keys
-    assert set(TrainingParams.model_fields) == {f.name for f in dataclasses.fields(TrainConfig)}
+    model, training = BridgeParams.model_fields["model"], BridgeParams.model_fields["training"]
+    assert {f.name for f in dataclasses.fields(model.annotation)} == model_keys
+    assert training.annotation is TrainConfig  # the core config itself, not a mirror
 
 
 def test_fit_bridge_names_a_bad_setting_before_any_work():

@@ -1,6 +1,7 @@
-"""The bridges compared in the paper's Table 1, behind one interface.
+"""The bridges compared in the paper's Table 1: one interface, one registry, one fitting routine.
 
-Every bridge maps raw encoder embeddings of one modality to L2-normalised text-like embeddings:
+Every bridge maps raw encoder embeddings of one modality to L2-normalised text-like embeddings
+(the baselines are in :mod:`diffusion_link.core.baselines`):
 
 - ``identity``: the raw CLAP embeddings, L2-normalised (the paper's "CLAP" column).
 - ``c3``: C3's collapse (Zhang et al., 2024): subtract the modality's training mean and
@@ -21,49 +22,44 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Annotated, Any, ClassVar, Protocol
 
 import torch
-from pydantic import validate_call
-from torch import nn
-from torch.nn import functional as F
+from pydantic import AfterValidator, validate_call
+from pydantic_core import PydanticCustomError
 
-from diffusion_link.atomic import atomic_directory
-from diffusion_link.core.denoiser import ResidualMLPDenoiser
-from diffusion_link.core.losses import cross_sample_objective, reconstruction_loss
+from diffusion_link.core.baselines import C3Bridge, DiffGap, DiffusionBridge, IdentityBridge
+from diffusion_link.core.losses import Objective
 from diffusion_link.core.model import (
     CONFIG_NAME,
-    FORMAT_VERSION,
     DiffusionConfig,
     DiffusionLink,
+    DiffusionSettings,
 )
 from diffusion_link.core.normalisation import (
-    BRIDGE_INPUT,
-    Modality,
     check_embeddings,
-    check_modality,
     modality_means,
-    normalise,
 )
-from diffusion_link.core.schedule import ddim_sample, q_sample
 from diffusion_link.core.training import TrainConfig, Trainer, TrainingStateStore
 from diffusion_link.core.validation import ValidationSet, validate
 
-BRIDGES: tuple[str, ...] = ("identity", "c3", "diffusion_bridge", "diffgap", "diffusion_link")
-
-
-def check_bridge_name(name: str) -> None:
-    if name not in BRIDGES:
-        raise ValueError(f"unknown bridge {name!r}; choose from {', '.join(BRIDGES)}")
-
 
 class Bridge(Protocol):
-    """What every bridge offers: raw embeddings in, unit text-like embeddings out."""
+    """What every bridge offers: raw embeddings in, unit text-like embeddings out.
+
+    ``objective`` is the factory of its training objective (None: fitted from the training
+    means alone, no training); ``trains_on_audio`` says whether training sees the audio.
+    """
 
     method: ClassVar[str]
+    objective: ClassVar[Callable[..., Objective] | None]
+    trains_on_audio: ClassVar[bool]
+
+    @classmethod
+    def from_means(cls, config: DiffusionConfig, means: Mapping[str, torch.Tensor]) -> Bridge: ...
 
     def bridge(self, embeddings: torch.Tensor, **kwargs: Any) -> torch.Tensor: ...
 
@@ -72,199 +68,40 @@ class Bridge(Protocol):
     def save_pretrained(self, directory: str | Path) -> None: ...
 
 
-class IdentityBridge:
-    """Raw embeddings, L2-normalised: the encoder's own space (the paper's CLAP column)."""
-
-    method: ClassVar[str] = "identity"
-
-    def __init__(self, dim: int) -> None:
-        self.dim = dim
-
-    def bridge(
-        self,
-        embeddings: torch.Tensor,
-        s_star: int | None = None,
-        steps: int | None = None,
-        generator: torch.Generator | None = None,
-        modality: Modality = "audio",
-    ) -> torch.Tensor:
-        """L2-normalised ``embeddings`` of ``modality``: unit rows, float32.
-
-        The signature is :meth:`DiffusionLink.bridge`'s; this bridge does not diffuse, so a
-        given ``s_star`` or ``steps`` is a ``ValueError`` and ``generator`` is unused.
-        """
-        given = {name: v for name, v in (("s_star", s_star), ("steps", steps)) if v is not None}
-        if given:
-            names = " and ".join(f"`{name}`" for name in given)
-            raise ValueError(f"{self.method} does not diffuse: {names} do not apply (got {given})")
-        check_modality(modality)
-        x = torch.as_tensor(embeddings).float()
-        check_embeddings(x, self.dim, BRIDGE_INPUT)
-        return F.normalize(x, dim=-1)
-
-    def target_text(self, text: torch.Tensor) -> torch.Tensor:
-        """Raw text embeddings in the space this bridge's outputs live in (unit rows)."""
-        return self.bridge(text, modality="text")
-
-    def _config(self) -> dict[str, Any]:
-        return {
-            "format_version": FORMAT_VERSION,
-            "method": self.method,
-            "config": {"dim": self.dim},
-        }
-
-    def save_pretrained(self, directory: str | Path) -> None:
-        with atomic_directory(Path(directory)) as partial:
-            (partial / CONFIG_NAME).write_text(json.dumps(self._config(), indent=2))
-
-    @classmethod
-    def from_pretrained(cls, directory: str | Path, map_location: str = "cpu") -> IdentityBridge:
-        return cls(**_read_config(Path(directory), cls.method)["config"])
-
-
-class C3Bridge(IdentityBridge):
-    """C3's collapse: subtract the modality's training mean of unit embeddings, re-normalise."""
-
-    method: ClassVar[str] = "c3"
-
-    def __init__(self, dim: int, audio_mean: torch.Tensor, text_mean: torch.Tensor) -> None:
-        super().__init__(dim)
-        self.means = {"audio": torch.as_tensor(audio_mean), "text": torch.as_tensor(text_mean)}
-
-    def bridge(
-        self,
-        embeddings: torch.Tensor,
-        s_star: int | None = None,
-        steps: int | None = None,
-        generator: torch.Generator | None = None,
-        modality: Modality = "audio",
-    ) -> torch.Tensor:
-        """``embeddings`` of ``modality`` centred on that modality's training mean, unit rows."""
-        unit = super().bridge(embeddings, s_star, steps, generator, modality)
-        return normalise(unit, self.means[modality], 1.0)
-
-    def _config(self) -> dict[str, Any]:
-        stats = {f"{k}_mean": v.tolist() for k, v in self.means.items()}
-        return {**super()._config(), "normalisation": stats}
-
-    @classmethod
-    def from_pretrained(cls, directory: str | Path, map_location: str = "cpu") -> C3Bridge:
-        saved = _read_config(Path(directory), cls.method)
-        stats = {k: torch.tensor(v) for k, v in saved["normalisation"].items()}
-        return cls(saved["config"]["dim"], **stats)
-
-
-def _read_config(directory: Path, method: str) -> dict[str, Any]:
-    path = directory / CONFIG_NAME
-    if not path.is_file():
-        raise FileNotFoundError(f"{directory} has no {CONFIG_NAME}: not a saved bridge")
-    saved = json.loads(path.read_text())
-    if saved.get("method") != method:
-        raise ValueError(f"{path} holds a {saved.get('method')!r} bridge, not {method!r}")
-    return saved
-
-
-class DiffusionBridge(DiffusionLink):
-    """Diffusion-Bridge: text-only training, norm re-projection, noiseless injection."""
-
-    method: ClassVar[str] = "diffusion_bridge"
-
-    def predict_x0(self, z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        return self(F.normalize(z, dim=-1) * self.config.norm_scale, s)
-
-    def _sample(
-        self, x: torch.Tensor, timesteps: list[int], generator: torch.Generator | None
-    ) -> torch.Tensor:
-        """Take the normalised input as z at s* (no noise) and run DDIM to 0."""
-        return ddim_sample(self.predict_x0, x, timesteps, self.alpha_bar)
-
-
-class DiffGap(DiffusionLink):
-    """DiffGap: generate from pure noise at T, conditioned on the input embedding."""
-
-    method: ClassVar[str] = "diffgap"
-
-    @staticmethod
-    def _build_denoiser(config: DiffusionConfig) -> nn.Module:
-        return ResidualMLPDenoiser(
-            config.dim,
-            config.resolved_width,
-            config.num_blocks,
-            config.time_dim,
-            config.dropout,
-            in_dim=2 * config.dim,
-        )
-
-    def forward(
-        self, z: torch.Tensor, s: torch.Tensor, condition: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        if condition is None:
-            raise ValueError("DiffGap's denoiser needs the condition embedding")
-        joint = torch.cat([z, condition], dim=-1).to(self._network_dtype())
-        return self.denoiser(joint, s).to(z.dtype)
-
-    def _sample(
-        self, x: torch.Tensor, timesteps: list[int], generator: torch.Generator | None
-    ) -> torch.Tensor:
-        """Sample from N(0, I) at s* (T by configuration) down to 0, conditioned on ``x``."""
-        z = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        return ddim_sample(lambda zs, s: self(zs, s, x), z, timesteps, self.alpha_bar)
-
-
-def _random_steps(
-    model: DiffusionLink, x0: torch.Tensor, generator: torch.Generator
-) -> torch.Tensor:
-    return torch.randint(1, model.config.T + 1, (len(x0),), generator=generator, device=x0.device)
-
-
-def _noise(x0: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    return torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
-
-
-def diffusion_bridge_objective(snr_clip: float | None = None) -> Callable:
-    """Text-only x0 loss weighted by the step's SNR, as Diffusion-Bridge's public code does.
-
-    ``snr_clip``: None (the public code) weights by the plain SNR abar / (1 - abar), which
-    makes the smallest steps dominate; a number clips the weight there (min-SNR weighting).
-    """
-    if snr_clip is not None and not snr_clip > 0:
-        raise ValueError(f"snr_clip must be > 0 or null, got {snr_clip}")
-
-    def objective(
-        model: DiffusionBridge, batch: dict[str, torch.Tensor], generator: torch.Generator
-    ) -> dict[str, torch.Tensor]:
-        text = batch["text"]
-        s = _random_steps(model, text, generator)
-        a = model.alpha_bar[s]
-        weight = a / (1 - a)
-        if snr_clip is not None:
-            weight = weight.clamp(max=snr_clip)
-        prediction = model.predict_x0(
-            q_sample(text, s, model.alpha_bar, _noise(text, generator)), s
-        )
-        loss = (weight * (text - prediction).pow(2).sum(dim=-1)).mean()
-        return {"loss": loss}
-
-    return objective
-
-
-def diffgap_objective() -> Callable:
-    """Conditional x0 loss: predict the text embedding from its noised copy and the audio."""
-
-    def objective(
-        model: DiffGap, batch: dict[str, torch.Tensor], generator: torch.Generator
-    ) -> dict[str, torch.Tensor]:
-        text, audio = batch["text"], batch["audio"]
-        s = _random_steps(model, text, generator)
-        prediction = model(q_sample(text, s, model.alpha_bar, _noise(text, generator)), s, audio)
-        return {"loss": reconstruction_loss(text, prediction)}
-
-    return objective
-
-
-BRIDGE_CLASSES: dict[str, type] = {
+# The registry: every bridge by its ``method`` name, in the paper's Table 1 order.
+BRIDGE_CLASSES: dict[str, type[Bridge]] = {
     cls.method: cls for cls in (IdentityBridge, C3Bridge, DiffusionBridge, DiffGap, DiffusionLink)
 }
+# The registered names, a live view of the registry (a registered bridge appears in it).
+BRIDGES = BRIDGE_CLASSES.keys()
+
+
+def register_bridge(cls: type[Bridge]) -> type[Bridge]:
+    """Add a bridge class to the registry under its ``method`` (usable as a class decorator)."""
+    if cls.method in BRIDGE_CLASSES:
+        raise ValueError(f"a bridge named {cls.method!r} is already registered")
+    BRIDGE_CLASSES[cls.method] = cls
+    return cls
+
+
+def check_bridge_name(name: str) -> str:
+    """``name`` if it is a registered bridge, else a ``ValueError`` listing the bridges."""
+    if name not in BRIDGE_CLASSES:
+        raise ValueError(f"unknown bridge {name!r}; choose from {', '.join(BRIDGES)}")
+    return name
+
+
+def _registered(name: str) -> str:
+    if name not in BRIDGE_CLASSES:  # the message of a Literal, so errors read the same
+        expected = ", ".join(repr(known) for known in BRIDGES)
+        raise PydanticCustomError(
+            "literal_error", "Input should be {expected}", {"expected": expected}
+        )
+    return name
+
+
+# A bridge's name in typed settings: any registered bridge (checked when validated).
+BridgeName = Annotated[str, AfterValidator(_registered)]
 
 
 def load_bridge(directory: str | Path, map_location: str = "cpu") -> Bridge:
@@ -278,14 +115,6 @@ def load_bridge(directory: str | Path, map_location: str = "cpu") -> Bridge:
     return BRIDGE_CLASSES[method].from_pretrained(directory, map_location)
 
 
-# Each trained bridge's objective; the factory's signature is the schema of its ``loss`` settings.
-OBJECTIVES: dict[str, Callable[..., Callable]] = {
-    "diffusion_link": cross_sample_objective,
-    "diffusion_bridge": diffusion_bridge_objective,
-    "diffgap": diffgap_objective,
-}
-
-
 def training_objective(method: str, loss: dict[str, Any] | None = None) -> Callable | None:
     """The training objective of bridge ``method`` built from its ``loss`` settings.
 
@@ -295,20 +124,25 @@ def training_objective(method: str, loss: dict[str, Any] | None = None) -> Calla
     """
     check_bridge_name(method)
     loss = loss or {}
-    factory = OBJECTIVES.get(method)
+    factory = BRIDGE_CLASSES[method].objective
     if loss and (factory is None or not inspect.signature(factory).parameters):
         raise ValueError(f"{method} takes no loss settings, got {sorted(loss)}")
     return None if factory is None else validate_call(factory)(**loss)
 
 
-def _check_model_keys(method: str, model: dict[str, Any]) -> None:
-    known = {field.name for field in fields(DiffusionConfig)} - {"dim"}
+def _model_settings(method: str, model: DiffusionSettings | Mapping[str, Any] | None) -> dict:
+    """The ``model`` settings as keyword arguments of :class:`DiffusionConfig` (keys checked)."""
+    if isinstance(model, DiffusionSettings):
+        return asdict(model)
+    model = dict(model or {})
+    known = {field.name for field in fields(DiffusionSettings)}
     unknown = sorted(set(model) - known)
     if unknown:
         raise ValueError(
             f"{method}: unknown model settings {', '.join(f'model.{k}' for k in unknown)}; "
             f"known: {', '.join(sorted(known))}"
         )
+    return model
 
 
 def _fingerprint(*parts: Any, tensors: tuple[torch.Tensor, ...]) -> str:
@@ -322,7 +156,7 @@ def fit_bridge(
     method: str,
     audio: torch.Tensor,
     text: torch.Tensor,
-    model: dict[str, Any] | None = None,
+    model: DiffusionSettings | Mapping[str, Any] | None = None,
     training: TrainConfig | None = None,
     loss: dict[str, Any] | None = None,
     store: TrainingStateStore | None = None,
@@ -337,7 +171,7 @@ def fit_bridge(
     :func:`diffusion_link.core.validation.validate` every ``eval_every`` steps.
     """
     objective = training_objective(method, loss)  # bad settings fail before any work
-    _check_model_keys(method, model or {})
+    settings = _model_settings(method, model)
     audio, text = torch.as_tensor(audio).float(), torch.as_tensor(text).float()
     dim = text.shape[-1]
     check_embeddings(text, dim, f"{method} training text")
@@ -345,17 +179,16 @@ def fit_bridge(
     if len(audio) != len(text):
         raise ValueError(f"{len(audio)} audio rows but {len(text)} text rows: pairs must align")
     means = modality_means(audio, text)
-    if method == "identity":
-        return IdentityBridge(dim), []
-    if method == "c3":
-        return C3Bridge(dim, means["audio"], means["text"]), []
+    cls = BRIDGE_CLASSES[method]
+    config = DiffusionConfig(dim=dim, **settings)
+    if objective is None:  # fitted from the training means alone
+        return cls.from_means(config, means), []
     training = training or TrainConfig()
-    config = DiffusionConfig(dim=dim, **(model or {}))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(training.seed)
-        bridge = BRIDGE_CLASSES[method](config, means["audio"], means["text"]).to(device)
+        bridge = cls.from_means(config, means).to(device)
     data = {"text": bridge.normalise(text.to(device), "text")}
-    if method != "diffusion_bridge":  # Diffusion-Bridge never sees audio in training
+    if cls.trains_on_audio:
         data["audio"] = bridge.normalise(audio.to(device), "audio")
     fingerprint = _fingerprint(
         method, asdict(config), asdict(training), loss, tensors=(audio, text)

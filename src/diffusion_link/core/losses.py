@@ -1,4 +1,13 @@
-"""Diffusion-Link's training objective: cross-sample prediction (eq. 6) and topology (eq. 7)."""
+"""Every bridge's training objective, built on one set of noise helpers.
+
+- Diffusion-Link: cross-sample prediction (eq. 6) and topology (eq. 7), eq. 8 in all;
+- Diffusion-Bridge: text-only x0 loss weighted by the step's SNR;
+- DiffGap: conditional x0 loss on the text, conditioned on the audio.
+
+An objective factory's keyword arguments are the schema of a bridge's ``loss`` settings; the
+objective it returns maps ``(model, batch, generator)`` to named loss terms (``loss`` is summed
+by the trainer's optimiser step).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +18,22 @@ from torch import nn
 from torch.nn import functional as F
 
 from diffusion_link.core.schedule import q_sample
+
+Objective = Callable[[nn.Module, dict[str, torch.Tensor], torch.Generator], dict[str, torch.Tensor]]
+
+
+def random_steps(model: nn.Module, x0: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One diffusion step per row, uniform in 1..T of ``model``'s schedule."""
+    return torch.randint(1, model.config.T + 1, (len(x0),), generator=generator, device=x0.device)
+
+
+def noised(
+    model: nn.Module, x0: torch.Tensor, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(z_s, s)``: each row of ``x0`` noised to its own uniformly drawn step (eq. 2)."""
+    s = random_steps(model, x0, generator)
+    noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+    return q_sample(x0, s, model.alpha_bar, noise), s
 
 
 def reconstruction_loss(target: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:
@@ -35,7 +60,7 @@ def cross_sample_objective(
     topology_weight: float = 1.0,
     topology_source: str = "audio",
     reduction: str = "mean",
-) -> Callable[[nn.Module, dict[str, torch.Tensor], torch.Generator], dict[str, torch.Tensor]]:
+) -> Objective:
     """Diffusion-Link's loss (eq. 8) for the trainer: eq. 6 plus a weighted eq. 7.
 
     ``batch`` holds normalised paired ``text`` and ``audio`` rows. Each modality is noised to
@@ -59,16 +84,11 @@ def cross_sample_objective(
         model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator
     ) -> dict[str, torch.Tensor]:
         text, audio = batch["text"], batch["audio"]
-        noised, steps = [], []
-        for x0 in (text, audio):
-            s = torch.randint(
-                1, model.config.T + 1, (len(x0),), generator=generator, device=x0.device
-            )
-            noise = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
-            noised.append(q_sample(x0, s, model.alpha_bar, noise))
-            steps.append(s)
+        (z_text, s_text), (z_audio, s_audio) = (
+            noised(model, x0, generator) for x0 in (text, audio)
+        )
         # One denoiser pass over both branches: half the kernel launches, larger GEMMs.
-        predicted = model(torch.cat(noised), torch.cat(steps))
+        predicted = model(torch.cat([z_text, z_audio]), torch.cat([s_text, s_audio]))
         predictions = dict(zip(("text", "audio"), predicted.split(len(text)), strict=True))
         # "mean": per element (divide by d and by B^2); "sum": the paper's literal sums.
         dim, pairs = (text.shape[1], len(text) ** 2) if reduction == "mean" else (1, 1)
@@ -83,5 +103,43 @@ def cross_sample_objective(
             "audio_to_text": audio_to_text,
             "topology": topology,
         }
+
+    return objective
+
+
+def diffusion_bridge_objective(snr_clip: float | None = None) -> Objective:
+    """Text-only x0 loss weighted by the step's SNR, as Diffusion-Bridge's public code does.
+
+    ``snr_clip``: None (the public code) weights by the plain SNR abar / (1 - abar), which
+    makes the smallest steps dominate; a number clips the weight there (min-SNR weighting).
+    The model must offer ``predict_x0(z, s)`` (Diffusion-Bridge re-projects z first).
+    """
+    if snr_clip is not None and not snr_clip > 0:
+        raise ValueError(f"snr_clip must be > 0 or null, got {snr_clip}")
+
+    def objective(
+        model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator
+    ) -> dict[str, torch.Tensor]:
+        text = batch["text"]
+        z, s = noised(model, text, generator)
+        a = model.alpha_bar[s]
+        weight = a / (1 - a)
+        if snr_clip is not None:
+            weight = weight.clamp(max=snr_clip)
+        prediction = model.predict_x0(z, s)
+        return {"loss": (weight * (text - prediction).pow(2).sum(dim=-1)).mean()}
+
+    return objective
+
+
+def diffgap_objective() -> Objective:
+    """Conditional x0 loss: predict the text embedding from its noised copy and the audio."""
+
+    def objective(
+        model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator
+    ) -> dict[str, torch.Tensor]:
+        text, audio = batch["text"], batch["audio"]
+        z, s = noised(model, text, generator)
+        return {"loss": reconstruction_loss(text, model(z, s, audio))}
 
     return objective

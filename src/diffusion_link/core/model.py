@@ -14,17 +14,22 @@ are L2-normalised text-like embeddings in the normalised (text-mean-centred) tex
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Mapping
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import ClassVar
 
 import torch
+from pydantic import ValidationInfo, field_validator
+from pydantic.dataclasses import dataclass
 from safetensors.torch import save_file
 from torch import nn
 from torch.nn import functional as F
 
 from diffusion_link.atomic import atomic_directory, read_json_object, read_safetensors
+from diffusion_link.config import STRICT, at_least_one
 from diffusion_link.core.denoiser import ResidualMLPDenoiser
+from diffusion_link.core.losses import cross_sample_objective
 from diffusion_link.core.normalisation import (
     BRIDGE_INPUT,
     Modality,
@@ -44,11 +49,14 @@ WEIGHTS_NAME = "model.safetensors"
 FORMAT_VERSION = 1
 
 
-@dataclass(frozen=True)
-class DiffusionConfig:
-    """Every hyper-parameter of an embedding diffusion model (saved with its weights)."""
+@dataclass(frozen=True, config=STRICT)
+class DiffusionSettings:
+    """The hyper-parameters a user chooses for an embedding diffusion model.
 
-    dim: int
+    The ``model`` settings of a bridge (``bridge_training.bridges.<name>.model``); the
+    embedding width ``dim`` comes from the data (:class:`DiffusionConfig`).
+    """
+
     width: int | None = None  # None: 2 * dim, as SEED
     num_blocks: int = 3
     time_dim: int | None = None  # None: dim
@@ -59,20 +67,58 @@ class DiffusionConfig:
     s_star: int = 100
     ddim_steps: int = 5
 
+    @field_validator("num_blocks", "T", "width", "time_dim")
+    @classmethod
+    def _positive(cls, value: int | None, info: ValidationInfo) -> int | None:
+        # width/time_dim 0 must not mean "default"
+        return at_least_one(value, f"diffusion config: {info.field_name} must be >= 1, got {value}")
+
+    @field_validator("s_star", "ddim_steps")
+    @classmethod
+    def _positive_steps(cls, value: int, info: ValidationInfo) -> int:
+        if value >= 1 or info.field_name == "s_star" and "T" not in info.data:
+            return value
+        try:  # the schedule's own wording: s_star in [1, T], DDIM steps in [1, s_star]
+            if info.field_name == "s_star":
+                check_inference_steps(value, 1, info.data["T"])
+            elif "s_star" in info.data:
+                check_inference_steps(info.data["s_star"], value)
+        except ValueError as error:
+            return at_least_one(value, str(error))
+        return at_least_one(value, f"{info.field_name} must be >= 1, got {value}")
+
+    @field_validator("dropout")
+    @classmethod
+    def _dropout_below_one(cls, value: float) -> float:
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"diffusion config: dropout must be in [0, 1), got {value}")
+        return value
+
+    @field_validator("norm_scale", "schedule_s")
+    @classmethod
+    def _positive_scale(cls, value: float, info: ValidationInfo) -> float:
+        if not value > 0:
+            raise ValueError(f"diffusion config: {info.field_name} must be > 0, got {value}")
+        return value
+
     def __post_init__(self) -> None:
-        for name in ("dim", "num_blocks", "T", "width", "time_dim"):
-            value = getattr(self, name)
-            if value is not None and value < 1:  # width/time_dim 0 must not mean "default"
-                raise ValueError(f"diffusion config: {name} must be >= 1, got {value}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"diffusion config: dropout must be in [0, 1), got {self.dropout}")
-        for name in ("norm_scale", "schedule_s"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"diffusion config: {name} must be > 0, got {getattr(self, name)}")
         check_inference_steps(self.s_star, self.ddim_steps, self.T)
+
+
+@dataclass(frozen=True, config=STRICT, kw_only=True)
+class DiffusionConfig(DiffusionSettings):
+    """Every hyper-parameter of an embedding diffusion model (saved with its weights)."""
+
+    dim: int
+
+    @field_validator("dim")
+    @classmethod
+    def _positive_dim(cls, value: int) -> int:
+        return at_least_one(value, f"diffusion config: dim must be >= 1, got {value}")
 
     @property
     def resolved_width(self) -> int:
+        """The denoiser's hidden width: ``width``, or 2 * ``dim`` when unset."""
         return self.width or 2 * self.dim
 
 
@@ -80,6 +126,8 @@ class DiffusionLink(nn.Module):
     """A residual-MLP denoiser predicting z_0, the cosine schedule and the normalisation."""
 
     method: ClassVar[str] = "diffusion_link"
+    objective = staticmethod(cross_sample_objective)  # eq. 8: trained on text and audio
+    trains_on_audio: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -94,6 +142,13 @@ class DiffusionLink(nn.Module):
         zeros = torch.zeros(config.dim)
         self.register_buffer("audio_mean", zeros.clone() if audio_mean is None else audio_mean)
         self.register_buffer("text_mean", zeros.clone() if text_mean is None else text_mean)
+
+    @classmethod
+    def from_means(
+        cls, config: DiffusionConfig, means: Mapping[str, torch.Tensor]
+    ) -> DiffusionLink:
+        """An untrained model normalising with the training ``means`` of each modality."""
+        return cls(config, means["audio"], means["text"])
 
     @staticmethod
     def _build_denoiser(config: DiffusionConfig) -> nn.Module:

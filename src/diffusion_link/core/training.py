@@ -8,31 +8,35 @@ whose state is saved with the weights, so a resumed run continues bit-for-bit.
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from safetensors.torch import save_file
+from pydantic import ValidationInfo, field_validator
+from pydantic.dataclasses import dataclass as config_dataclass
 from torch import nn
 from tqdm.auto import tqdm
 
-from diffusion_link.atomic import atomic_file, read_safetensors
+from diffusion_link.config import STRICT, at_least_one
+from diffusion_link.core.losses import Objective
+from diffusion_link.core.training_state import (
+    TrainingStateStore,
+    load_optimizer_state,
+    optimizer_state,
+    prefixed,
+    unprefixed,
+)
 
 logger = logging.getLogger(__name__)
-
-LossFn = Callable[[nn.Module, dict[str, torch.Tensor], torch.Generator], dict[str, torch.Tensor]]
-"""``loss_fn(model, batch, generator)`` -> {"loss": total, <part>: value, ...}."""
 
 ValidateFn = Callable[[nn.Module], dict[str, float]]
 """``validate(ema_model)`` -> {metric: value}, e.g. :func:`diffusion_link.core.validation.validate`."""
 
 
-@dataclass(frozen=True)
+@config_dataclass(frozen=True, config=STRICT)
 class TrainConfig:
     """The paper's recipe by default: Adam 1e-4, x0.97 every 200 steps, batch 128, EMA 0.995.
 
@@ -59,20 +63,33 @@ class TrainConfig:
     monitor: str = "val_matched_audio_text"
     min_delta: float = 0.0
 
-    def __post_init__(self) -> None:
-        positive = ("steps", "batch_size", "lr_decay_every", "checkpoint_every", "log_every")
-        for name in (*positive, "eval_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"training.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("warmup_steps", "patience", "min_delta"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"training.{name} must be >= 0, got {getattr(self, name)}")
-        if not 0.0 <= self.ema_decay < 1.0:
-            raise ValueError(f"training.ema_decay must be in [0, 1), got {self.ema_decay}")
-        if self.schedule not in ("step", "cosine"):
-            raise ValueError(f"training.schedule must be step or cosine, got {self.schedule!r}")
-        if not self.lr > 0:
-            raise ValueError(f"training.lr must be > 0, got {self.lr}")
+    @field_validator(
+        "steps", "batch_size", "lr_decay_every", "checkpoint_every", "log_every", "eval_every"
+    )
+    @classmethod
+    def _positive(cls, value: int, info: ValidationInfo) -> int:
+        return at_least_one(value, f"training.{info.field_name} must be >= 1, got {value}")
+
+    @field_validator("warmup_steps", "patience", "min_delta")
+    @classmethod
+    def _not_negative(cls, value: float, info: ValidationInfo) -> float:
+        if value < 0:
+            raise ValueError(f"training.{info.field_name} must be >= 0, got {value}")
+        return value
+
+    @field_validator("ema_decay")
+    @classmethod
+    def _decay_below_one(cls, value: float) -> float:
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"training.ema_decay must be in [0, 1), got {value}")
+        return value
+
+    @field_validator("lr")
+    @classmethod
+    def _positive_lr(cls, value: float) -> float:
+        if not value > 0:
+            raise ValueError(f"training.lr must be > 0, got {value}")
+        return value
 
     def lr_factor(self, step: int) -> float:
         """The learning rate after ``step`` optimiser steps, as a fraction of ``lr``."""
@@ -82,69 +99,6 @@ class TrainConfig:
             return (step + 1) / self.warmup_steps
         progress = (step - self.warmup_steps) / max(1, self.steps - self.warmup_steps)
         return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-
-class TrainingStateStore:
-    """Training state in one safetensors file, replaced atomically (tensors + JSON metadata)."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-
-    def load(self) -> dict[str, Any] | None:
-        if not self.path.is_file():
-            return None
-        remedy = "delete it to start this training from scratch"
-        tensors, metadata = read_safetensors(self.path, remedy)
-        try:
-            meta = json.loads(metadata["json"])
-        except (KeyError, json.JSONDecodeError) as error:
-            raise ValueError(f"{self.path} has no training-state metadata: {remedy}") from error
-        return {"tensors": tensors, "meta": meta}
-
-    def save(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-        cpu = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-        with atomic_file(self.path) as partial:
-            save_file(cpu, partial, metadata={"json": json.dumps(meta, default=_plain)})
-
-
-def _plain(value: Any) -> Any:
-    """JSON for the 0-d tensors a capturable optimiser keeps (its learning rate)."""
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        return value.item()
-    raise TypeError(f"cannot store {type(value).__name__} in training-state metadata")
-
-
-def prefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {f"{prefix}.{k}": v for k, v in tensors.items()}
-
-
-def unprefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    cut = len(prefix) + 1
-    return {k[cut:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
-
-
-def optimizer_state(
-    optimizer: torch.optim.Optimizer,
-) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
-    """An optimiser's state as safetensors-ready tensors ("optimizer.<i>.<slot>") + param groups."""
-    state = optimizer.state_dict()
-    tensors: dict[str, torch.Tensor] = {}
-    for index, slots in state["state"].items():
-        tensors.update(prefixed(f"optimizer.{index}", slots))
-    return tensors, state["param_groups"]
-
-
-def load_optimizer_state(
-    optimizer: torch.optim.Optimizer,
-    tensors: dict[str, torch.Tensor],
-    param_groups: list[dict[str, Any]],
-) -> None:
-    """The inverse of :func:`optimizer_state`."""
-    slots: dict[int, dict[str, torch.Tensor]] = {}
-    for key, value in unprefixed("optimizer", tensors).items():
-        index, name = key.split(".", 1)
-        slots.setdefault(int(index), {})[name] = value
-    optimizer.load_state_dict({"state": slots, "param_groups": param_groups})
 
 
 @dataclass
@@ -165,7 +119,7 @@ class Trainer:
     def __init__(
         self,
         model: nn.Module,
-        loss_fn: LossFn,
+        loss_fn: Objective,
         data: dict[str, torch.Tensor],
         config: TrainConfig,
         store: TrainingStateStore | None = None,

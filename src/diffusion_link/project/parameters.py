@@ -17,7 +17,7 @@ from kedro.pipeline import Pipeline
 from pydantic import BaseModel, ValidationError
 
 from diffusion_link.data.audiocaps import DataPrepParams
-from diffusion_link.pipelines.bridge_training.nodes import BridgeTrainingParams
+from diffusion_link.pipelines.bridge_training.params import BridgeTrainingParams
 from diffusion_link.pipelines.decoder_training.nodes import DecoderTrainingParams
 from diffusion_link.pipelines.embedding.nodes import EmbeddingParams
 from diffusion_link.pipelines.evaluation.nodes import EvaluationParams
@@ -65,20 +65,25 @@ def _dotted(group: str, loc: tuple[int | str, ...]) -> str:
     return key
 
 
+def _fields(annotation: Any) -> dict[str, Any]:
+    """A pydantic model's or pydantic dataclass's fields by name ({} for anything else)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation.model_fields
+    return getattr(annotation, "__pydantic_fields__", {}) if isinstance(annotation, type) else {}
+
+
 def _keys_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
     """The keys the model allows at ``loc`` (a nested model's fields); [] where it cannot tell."""
     annotation: Any = model
     for part in loc:
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            field = annotation.model_fields.get(str(part))
+        if _fields(annotation):
+            field = _fields(annotation).get(str(part))
             annotation = field.annotation if field else None
         elif get_origin(annotation) is dict:
             annotation = get_args(annotation)[1]
         else:
             return []
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return list(annotation.model_fields)
-    return []
+    return list(_fields(annotation))
 
 
 def _problem(group: str, error: Mapping[str, Any]) -> str:

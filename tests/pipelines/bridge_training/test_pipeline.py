@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import os
 import shutil
@@ -37,10 +38,10 @@ from diffusion_link.datasets.bridge_checkpoint import (
 )
 from diffusion_link.pipelines.bridge_training import create_pipeline
 from diffusion_link.pipelines.bridge_training.nodes import (
-    BridgeParams,
     apply_bridge,
     train_bridge,
 )
+from diffusion_link.pipelines.bridge_training.params import BridgeParams, BridgeTrainingParams
 from embedding_fixtures import simulated_tables
 from kill_and_resume import first_kill_mid_training, kill_once_saved
 
@@ -75,6 +76,11 @@ def tiny_parameters() -> dict:
     return params
 
 
+def typed(params: dict) -> BridgeTrainingParams:
+    """The parameters as Kedro hands them to the nodes: validated into their models."""
+    return BridgeTrainingParams.model_validate(params)
+
+
 @pytest.fixture(scope="module")
 def tables(default_captions, default_text_embeddings, sentence_encoder):
     """Small real text/audio embedding tables: default captions through all-MiniLM-L6-v2, and
@@ -104,14 +110,15 @@ OUTPUTS = (
 
 
 def run_pipeline(audio, text, params, root: Path) -> DataCatalog:
+    params = typed(params)
     datasets = {
         "audio_embeddings": MemoryDataset(audio),
         "text_embeddings": MemoryDataset(text),
-        "params:bridge_training.settings": MemoryDataset(params["settings"]),
+        "params:bridge_training.settings": MemoryDataset(params.settings),
         **{name: KeptDataset() for name in OUTPUTS},
     }
     for name in BRIDGES:
-        datasets[f"params:bridge_training.bridges.{name}"] = MemoryDataset(params["bridges"][name])
+        datasets[f"params:bridge_training.bridges.{name}"] = MemoryDataset(params.bridges[name])
         datasets[f"{name}.training_state"] = TrainingStateDataset(
             str(root / "training_state" / f"{name}.safetensors")
         )
@@ -422,17 +429,15 @@ def test_kedro_refuses_bad_parameters_before_running():
 
 def test_an_empty_train_split_is_a_clear_error(tables, tmp_path):
     audio, text = tables
-    params = tiny_parameters()
+    params = typed(tiny_parameters())
     no_train = text[text["split"] != "train"].reset_index(drop=True)
     no_train.attrs = text.attrs
     store = TrainingStateStore(tmp_path / "state.safetensors")
     with pytest.raises(ValueError, match="no 'train' captions have an audio embedding"):
-        train_bridge(
-            audio, no_train, store, params["bridges"]["diffusion_link"], params["settings"]
-        )
-    settings = {**params["settings"], "train_split": "dev"}
+        train_bridge(audio, no_train, store, params.bridges["diffusion_link"], params.settings)
+    settings = params.settings.model_copy(update={"train_split": "dev"})
     with pytest.raises(ValueError, match="no 'dev' captions"):
-        train_bridge(audio, text, store, params["bridges"]["c3"], settings)
+        train_bridge(audio, text, store, params.bridges["c3"], settings)
     assert not store.path.exists()
 
 
@@ -448,15 +453,15 @@ def test_nan_in_the_training_embeddings_fails_naming_the_rows(tables, tmp_path):
 
 def test_nan_in_an_applied_split_fails_naming_the_rows(tables):
     audio, text = tables
-    params = tiny_parameters()
+    params = typed(tiny_parameters())
     train = text["split"] == "train"
-    model, _ = train_bridge(audio, text, None, params["bridges"]["identity"], params["settings"])
+    model, _ = train_bridge(audio, text, None, params.bridges["identity"], params.settings)
     broken = audio.copy()
     broken.attrs = audio.attrs
     broken.at[len(audio) - 1, "embedding"] = np.full(384, np.inf, dtype=np.float32)
     assert train.any()
     with pytest.raises(ValueError, match=rf"rows \[{len(audio) - 1}\] contain NaN or inf"):
-        apply_bridge(model, broken, text, params["bridges"]["identity"], params["settings"])
+        apply_bridge(model, broken, text, params.bridges["identity"], params.settings)
 
 
 @pytest.mark.parametrize("env", ["base", "paper"])
@@ -476,7 +481,7 @@ def test_every_diffusion_bridge_gets_the_same_size_and_budget(env):
         assert validated[name].training == first.training, name
         for key in size:
             assert getattr(validated[name].model, key) == getattr(first.model, key), (name, key)
-    recipe = first.training.model_dump()
+    recipe = dataclasses.asdict(first.training)
     if env == "paper":  # the paper's recipe: Adam 1e-4 x0.97 every 200 steps, no stopping
         assert (recipe["lr"], recipe["schedule"], recipe["lr_decay"]) == (1e-4, "step", 0.97)
         assert recipe["lr_decay_every"] == 200 and recipe["patience"] == 0
@@ -486,7 +491,7 @@ def test_every_diffusion_bridge_gets_the_same_size_and_budget(env):
 
 def test_a_missing_validation_split_is_a_clear_error(tables):
     audio, text = tables
-    params = tiny_parameters()
-    settings = {**params["settings"], "validation_split": "dev"}
+    params = typed(tiny_parameters())
+    settings = params.settings.model_copy(update={"validation_split": "dev"})
     with pytest.raises(ValueError, match="validation split 'dev' has no caption"):
-        train_bridge(audio, text, None, params["bridges"]["diffusion_link"], settings)
+        train_bridge(audio, text, None, params.bridges["diffusion_link"], settings)
