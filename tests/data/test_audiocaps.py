@@ -15,8 +15,8 @@ from diffusion_link.data.audiocaps import (
     CAPTION_COLUMNS,
     CLIP_COLUMNS,
     QUALITY_COLUMNS,
+    AudioCapsConfig,
     CaptionFileError,
-    DataPrepParams,
     prepare_audiocaps,
     probe_audio_file,
 )
@@ -25,7 +25,7 @@ HEADER = b"audiocap_id,youtube_id,start_time,caption\n"
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "data" / "01_raw" / "audiocaps_default"
 
 
-def make_params(root: Path, **overrides) -> DataPrepParams:
+def make_params(root: Path, **overrides) -> AudioCapsConfig:
     values = {
         "audiocaps_root": root,
         "require_audio": False,
@@ -38,7 +38,7 @@ def make_params(root: Path, **overrides) -> DataPrepParams:
         "aac_datasets_version": "v1",
         "aac_datasets_sample_rate": None,
     }
-    return DataPrepParams(**{**values, **overrides})
+    return AudioCapsConfig(**{**values, **overrides})
 
 
 def write_csv(path: Path, lines: list[bytes], header: bytes = HEADER) -> None:
