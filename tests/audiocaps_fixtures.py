@@ -1,4 +1,4 @@
-"""Small real AudioCaps roots written into tmp_path, for the tests of diffusion_link.data.audiocaps."""
+"""Small real AudioCaps roots written into tmp_path, for the tests of data.audiocaps."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ DEFAULT_ROOT = Path(__file__).resolve().parents[1] / "data" / "01_raw" / "audioc
 
 
 def make_params(root: Path, **overrides) -> AudioCapsConfig:
+    """The base ``data_prep`` settings for ``root`` (2 workers), with ``overrides``."""
     values = {
         "audiocaps_root": root,
         "require_audio": False,
@@ -33,6 +34,7 @@ def make_params(root: Path, **overrides) -> AudioCapsConfig:
 
 
 def write_csv(path: Path, lines: list[bytes], header: bytes = HEADER) -> None:
+    """A caption CSV of ``header`` and ``lines`` (raw bytes, one row each)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(header + b"".join(line + b"\n" for line in lines))
 
@@ -61,6 +63,7 @@ def cut(path: Path, keep: float) -> None:
 
 
 def tree_hashes(root: Path) -> dict[str, str]:
+    """Every file under ``root`` and the SHA-256 of its bytes."""
     return {
         p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
@@ -69,6 +72,7 @@ def tree_hashes(root: Path) -> dict[str, str]:
 
 
 def quality_by(quality: pd.DataFrame, key: str) -> dict[str, str]:
+    """``data_quality`` reasons by the ``key`` column."""
     return dict(zip(quality[key], quality["reason"], strict=True))
 
 

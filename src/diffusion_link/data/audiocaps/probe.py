@@ -1,4 +1,4 @@
-"""Decode one audio file fully and say whether it is usable: readable, complete, long, not silent."""
+"""Decode one audio file fully and say whether it is usable: readable, complete, long, audible."""
 
 from __future__ import annotations
 
