@@ -1,4 +1,4 @@
-"""The ``data_prep`` parameter group is the AudioCaps reader's config: one definition per setting."""
+"""The ``data_prep`` parameter group is the AudioCaps reader's config: each setting defined once."""
 
 from __future__ import annotations
 
