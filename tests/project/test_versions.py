@@ -19,6 +19,7 @@ from diffusion_link.project import versions
 from diffusion_link.project.versions import (
     Target,
     catalog_config,
+    folders,
     human_size,
     prune,
     remove_folder,
@@ -280,15 +281,15 @@ def test_a_killed_removal_never_leaves_a_version_and_the_next_prune_finishes_it(
     entry = project / "data" / "08_reporting" / "local_report.json"
     for version in (V1, V2, V3):
         (entry / version / entry.name).write_text(json.dumps({"version": version}))
-    real_rmtree = versions.shutil.rmtree
+    real_rmtree = folders.shutil.rmtree
 
     def killed(path, *args, **kwargs):
         raise KeyboardInterrupt  # the process dies after the rename, before anything is gone
 
-    monkeypatch.setattr(versions.shutil, "rmtree", killed)
+    monkeypatch.setattr(folders.shutil, "rmtree", killed)
     with pytest.raises(KeyboardInterrupt):
         remove_folder(entry / V3)  # even the newest: the worst case
-    monkeypatch.setattr(versions.shutil, "rmtree", real_rmtree)
+    monkeypatch.setattr(folders.shutil, "rmtree", real_rmtree)
     names = sorted(p.name for p in entry.iterdir())
     assert names[1:] == [V1, V2]  # no folder under V3's name, complete or half-deleted
     assert names[0].startswith(f".pruning-{V3}-")

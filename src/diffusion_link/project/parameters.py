@@ -16,8 +16,8 @@ from typing import Any, get_args, get_origin
 from kedro.pipeline import Pipeline
 from pydantic import BaseModel, ValidationError
 
-from diffusion_link.data.audiocaps import DataPrepParams
 from diffusion_link.pipelines.bridge_training.params import BridgeTrainingParams
+from diffusion_link.pipelines.data_prep.params import DataPrepParams
 from diffusion_link.pipelines.decoder_training.nodes import DecoderTrainingParams
 from diffusion_link.pipelines.embedding.nodes import EmbeddingParams
 from diffusion_link.pipelines.evaluation.nodes import EvaluationParams

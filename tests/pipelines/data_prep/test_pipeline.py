@@ -14,8 +14,9 @@ from kedro.runner import SequentialRunner
 from kedro.validation.exceptions import ParameterValidationError
 from kedro.validation.parameter_validator import ParameterValidator
 
-from diffusion_link.data.audiocaps import CaptionFileError, DataPrepParams
+from diffusion_link.data.audiocaps import CaptionFileError
 from diffusion_link.pipelines.data_prep import create_pipeline
+from diffusion_link.pipelines.data_prep.params import DataPrepParams
 
 PROJECT = Path(__file__).resolve().parents[3]
 OUTPUTS = ("clips", "captions", "data_quality")

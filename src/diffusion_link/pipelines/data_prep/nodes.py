@@ -1,7 +1,7 @@
 """Nodes of ``data_prep``: thin wrappers over :mod:`diffusion_link.data.audiocaps`.
 
 ``params`` is typed, so Kedro validates the ``data_prep`` parameter group against
-:class:`~diffusion_link.data.audiocaps.DataPrepParams` before the run starts.
+:data:`~diffusion_link.pipelines.data_prep.params.DataPrepParams` before the run starts.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from diffusion_link.data import audiocaps
-from diffusion_link.data.audiocaps import DataPrepParams
+from diffusion_link.pipelines.data_prep.params import DataPrepParams
 
 
 def read_captions(params: DataPrepParams) -> tuple[pd.DataFrame, pd.DataFrame]:
