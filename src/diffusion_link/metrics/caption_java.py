@@ -101,6 +101,7 @@ class Meteor:
     """One running ``meteor-1.5.jar -stdio`` (pycocoevalcap's wrapper), closed on exit."""
 
     def __enter__(self) -> Meteor:
+        """Start the jar."""
         from pycocoevalcap.meteor.meteor import Meteor as PycocoMeteor
 
         self.meteor = PycocoMeteor()
@@ -116,6 +117,7 @@ class Meteor:
         return float(score)
 
     def __exit__(self, *exc: Any) -> None:
+        """Close the jar's input and end it."""
         process = self.meteor.meteor_p
         if process.stdin:
             process.stdin.close()
