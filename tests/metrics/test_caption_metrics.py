@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from diffusion_link.metrics import caption_metrics
+from diffusion_link.metrics import caption_java
 from diffusion_link.metrics.caption_metrics import (
     DIVERSITY,
     METRICS,
@@ -163,7 +163,7 @@ def test_spice_detection_needs_both_corenlp_jars(tmp_path):
 
 def test_missing_java_is_a_clear_error(example, monkeypatch):
     candidates, references = example
-    monkeypatch.setattr(caption_metrics.shutil, "which", lambda name: None)
+    monkeypatch.setattr(caption_java.shutil, "which", lambda name: None)
     with pytest.raises(JavaNotFoundError, match="no `java` is on PATH"):
         caption_scores(candidates, references)
 

@@ -33,22 +33,36 @@ input from one that writes its language model's prior: each variant's share of d
 and its Vocab (aac-metrics' ``vocab.cands``: distinct words of its tokenised captions), and the
 **constant-caption baseline**, the one caption that, given for every clip, scores the highest
 CIDEr-D among candidates taken from the training captions (see :func:`central_captions`).
+
+The Java runners live in :mod:`~diffusion_link.metrics.caption_java`, diversity and the baseline's
+search in :mod:`~diffusion_link.metrics.caption_baseline`; their public names are re-exported here.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import json
-import shutil
-import subprocess
-import tempfile
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from diffusion_link.metrics.caption_baseline import (
+    SCALE,
+    caption_diversity,
+    central_captions,
+    constant_cider_d,
+)
+from diffusion_link.metrics.caption_java import (
+    JavaNotFoundError,
+    Meteor,
+    java_executable,
+    package_dir,
+    ptb_tokenize,
+    spice_scores,
+    spice_unavailable_reason,
+)
 
 METRICS: tuple[str, ...] = ("METEOR", "CIDEr", "SPICE", "SPIDEr", "BLEU_4", "ROUGE_L")
 """The keys of every score dictionary (those of report.json's ``captioning`` entries)."""
@@ -58,141 +72,6 @@ DIVERSITY: tuple[str, ...] = ("distinct_share", "Vocab")
 
 CONSTANT_CAPTION = "constant_caption"
 """The name of the constant-caption baseline among :func:`caption_report`'s results."""
-
-SPICE_CORENLP_JARS = ("stanford-corenlp-3.6.0.jar", "stanford-corenlp-3.6.0-models.jar")
-SCALE = 100.0
-
-
-class JavaNotFoundError(RuntimeError):
-    """pycocoevalcap's tokeniser, METEOR and SPICE need a Java runtime on PATH."""
-
-
-def _package_dir() -> Path:
-    import pycocoevalcap
-
-    # pycocoevalcap is a namespace-like package without __file__ in some installs
-    return Path(next(iter(pycocoevalcap.__path__)))
-
-
-def _java() -> str:
-    java = shutil.which("java")
-    if java is None:
-        raise JavaNotFoundError(
-            "caption metrics need Java (pycocoevalcap's PTB tokenizer, METEOR and SPICE are Java "
-            "programs) but no `java` is on PATH: install a Java runtime, e.g. "
-            "`apt-get install -y default-jre-headless` (Java 17 works)"
-        )
-    return java
-
-
-def spice_unavailable_reason(spice_dir: Path | None = None) -> str | None:
-    """Why SPICE cannot run here, or ``None`` when its jars are all in place.
-
-    Only looks at files: never calls pycocoevalcap's ``get_stanford_models`` (which downloads).
-    """
-    spice_dir = spice_dir or _package_dir() / "spice"
-    if not (spice_dir / "spice-1.0.jar").is_file():
-        return f"SPICE's jar {spice_dir / 'spice-1.0.jar'} is missing"
-    missing = [name for name in SPICE_CORENLP_JARS if not (spice_dir / "lib" / name).is_file()]
-    if missing:
-        return (
-            f"Stanford CoreNLP 3.6.0 is not installed for SPICE: {', '.join(missing)} not in "
-            f"{spice_dir / 'lib'} (pycocoevalcap downloads them from nlp.stanford.edu on first "
-            "use, which this machine cannot reach; copy them there from "
-            "stanford-corenlp-full-2015-12-09.zip to enable SPICE and SPIDEr)"
-        )
-    return None
-
-
-def ptb_tokenize(sentences: Sequence[str]) -> list[str]:
-    """PTB-tokenise ``sentences`` in ONE Java process, exactly as pycocoevalcap's PTBTokenizer.
-
-    pycocoevalcap's own wrapper writes its temporary file into site-packages and does not check
-    the tokeniser's output; this one uses a private temporary file and checks the line count.
-    """
-    from pycocoevalcap.tokenizer.ptbtokenizer import PUNCTUATIONS, STANFORD_CORENLP_3_4_1_JAR
-
-    jar = _package_dir() / "tokenizer" / STANFORD_CORENLP_3_4_1_JAR
-    lines = [sentence.replace("\n", " ").replace("\r", " ") for sentence in sentences]
-    with tempfile.TemporaryDirectory(prefix="ptb-") as folder:
-        path = Path(folder) / "sentences.txt"
-        path.write_text("\n".join(lines), encoding="utf-8")
-        result = subprocess.run(
-            [
-                _java(),
-                "-cp",
-                str(jar),
-                "edu.stanford.nlp.process.PTBTokenizer",
-                "-preserveLines",
-                "-lowerCase",
-                str(path),
-            ],
-            capture_output=True,
-            check=False,
-        )
-    if result.returncode != 0:
-        raise RuntimeError(f"PTBTokenizer failed: {result.stderr.decode(errors='replace')}")
-    tokenised = result.stdout.decode("utf-8").split("\n")[: len(lines)]
-    if len(tokenised) != len(lines):
-        raise RuntimeError(f"PTBTokenizer returned {len(tokenised)} lines for {len(lines)}")
-    return [
-        " ".join(w for w in line.rstrip().split(" ") if w not in PUNCTUATIONS) for line in tokenised
-    ]
-
-
-class _Meteor:
-    """One running ``meteor-1.5.jar -stdio`` (pycocoevalcap's wrapper), closed on exit."""
-
-    def __enter__(self):
-        from pycocoevalcap.meteor.meteor import Meteor
-
-        self.meteor = Meteor()
-        return self
-
-    def score(self, gts: dict[str, list[str]], res: dict[str, list[str]]) -> float:
-        try:
-            score, _ = self.meteor.compute_score(gts, res)
-        except ValueError as error:  # the jar died: its stdout ended early
-            stderr = self.meteor.meteor_p.stderr.read1().decode(errors="replace")
-            raise RuntimeError(f"METEOR (meteor-1.5.jar) failed: {stderr or error}") from error
-        return float(score)
-
-    def __exit__(self, *exc: Any) -> None:
-        process = self.meteor.meteor_p
-        if process.stdin:
-            process.stdin.close()
-        process.kill()
-        process.wait()
-
-
-def _spice_scores(
-    gts: dict[str, list[str]], res: dict[str, list[str]], spice_dir: Path
-) -> dict[str, float]:
-    """Per-caption SPICE F-scores of ``res`` against ``gts`` in ONE spice-1.0.jar run."""
-    with tempfile.TemporaryDirectory(prefix="spice-") as folder:
-        in_file, out_file = Path(folder) / "in.json", Path(folder) / "out.json"
-        in_file.write_text(
-            json.dumps([{"image_id": k, "test": res[k][0], "refs": gts[k]} for k in res])
-        )
-        subprocess.run(
-            [
-                _java(),
-                "-jar",
-                "-Xmx8G",
-                str(spice_dir / "spice-1.0.jar"),
-                str(in_file),
-                "-cache",
-                str(Path(folder) / "cache"),
-                "-out",
-                str(out_file),
-                "-subset",
-                "-silent",
-            ],
-            cwd=spice_dir,
-            check=True,
-        )
-        results = json.loads(out_file.read_text())
-    return {item["image_id"]: float(item["scores"]["All"]["f"]) for item in results}
 
 
 def _check_inputs(
@@ -268,7 +147,7 @@ def _score_tokenised(
     spice_reason = spice_unavailable_reason(spice_dir)
     scores: dict[str, dict[str, float | None]] = {}
     # one METEOR process, one EVAL request per variant
-    with _Meteor() as meteor:
+    with Meteor() as meteor:
         for name, (gts, res) in per_variant.items():
             with contextlib.redirect_stdout(io.StringIO()):  # Bleu prints its length ratios
                 bleu, _ = Bleu(4).compute_score(gts, res)
@@ -291,7 +170,7 @@ def _score_tokenised(
         for index, (gts, res) in enumerate(per_variant.values()):
             gts_all.update({f"{index}/{clip}": refs for clip, refs in gts.items()})
             res_all.update({f"{index}/{clip}": cand for clip, cand in res.items()})
-        per_caption = _spice_scores(gts_all, res_all, spice_dir)
+        per_caption = spice_scores(gts_all, res_all, spice_dir)
         for index, name in enumerate(names):
             values = [v for k, v in per_caption.items() if k.split("/", 1)[0] == str(index)]
             spice = SCALE * sum(values) / len(values)
@@ -320,104 +199,10 @@ def caption_scores_many(
         score dictionary keyed by :data:`METRICS`.
     """
     _check_inputs(variants, references)
-    _java()
+    java_executable()
     tokenised_refs, tokenised_cands, _ = _tokenise_all(variants, references)
     per_variant = _per_variant(variants, tokenised_refs, tokenised_cands)
-    return _score_tokenised(per_variant, spice_dir or _package_dir() / "spice")
-
-
-def caption_diversity(tokenised: Sequence[str]) -> dict[str, float]:
-    """``distinct_share`` (distinct captions / captions) and ``Vocab`` (distinct words).
-
-    Both over PTB-tokenised captions (lower-case, no punctuation), so "A dog barks." and
-    "a dog barks" are one caption. ``Vocab`` is aac-metrics' ``vocab.cands``: the number of
-    distinct whitespace-separated tokens of all the captions.
-    """
-    if not tokenised:
-        raise ValueError("no captions")
-    words = {word for caption in tokenised for word in caption.split()}
-    return {"distinct_share": len(set(tokenised)) / len(tokenised), "Vocab": float(len(words))}
-
-
-def _ngrams(caption: str, n: int) -> set[tuple[str, ...]]:
-    words = caption.split()
-    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
-
-
-def central_captions(tokenised: Sequence[str], count: int, max_n: int = 4) -> list[str]:
-    """The ``count`` most central distinct captions of a corpus, most central first.
-
-    Centrality of caption c: for n = 1..max_n (CIDEr-D's n-gram orders), the mean over c's
-    distinct n-grams of their document frequency (the share of the corpus's captions that
-    contain the n-gram; 0 when c has no n-gram of that order), averaged over n. Generic
-    captions made of the corpus's common phrases ("a man is speaking") come first. Ties keep
-    corpus order.
-    """
-    captions = list(dict.fromkeys(c for c in tokenised if c.strip()))
-    frequency: Counter[tuple[str, ...]] = Counter()
-    for caption in tokenised:
-        for n in range(1, max_n + 1):
-            frequency.update(_ngrams(caption, n))
-
-    def centrality(caption: str) -> float:
-        per_order = []
-        for n in range(1, max_n + 1):
-            grams = _ngrams(caption, n)
-            per_order.append(sum(frequency[g] for g in grams) / len(grams) if grams else 0.0)
-        return sum(per_order) / (max_n * len(tokenised))
-
-    return sorted(captions, key=centrality, reverse=True)[:count]
-
-
-def constant_cider_d(
-    candidates: Sequence[str], references: Mapping[str, Sequence[str]], sigma: float = 6.0
-) -> np.ndarray:
-    """CIDEr-D (x100) of each tokenised candidate given as the caption of EVERY clip.
-
-    Exactly pycocoevalcap's CIDEr-D (n = 1..4, idf from the references of these clips, clipped
-    tf-idf, Gaussian length penalty of the same ``sigma``), with each reference's vector
-    computed once instead of once per candidate, so hundreds of candidates take seconds.
-    """
-    from pycocoevalcap.cider.cider_scorer import precook
-
-    n_max = 4
-    cooked = [[precook(ref, n_max) for ref in refs] for refs in references.values()]
-    document_frequency: Counter[tuple[str, ...]] = Counter()
-    for refs in cooked:
-        document_frequency.update({gram for ref in refs for gram in ref})
-    log_clips = np.log(float(len(cooked)))
-
-    def vector(counts: Mapping[tuple[str, ...], int]) -> tuple[list[dict], list[float], int]:
-        vec: list[dict] = [{} for _ in range(n_max)]
-        norm, length = [0.0] * n_max, 0
-        for gram, term_frequency in counts.items():
-            order = len(gram) - 1
-            idf = log_clips - np.log(max(1.0, document_frequency[gram]))
-            vec[order][gram] = float(term_frequency) * idf
-            norm[order] += vec[order][gram] ** 2
-            length += term_frequency if order == 1 else 0  # pycocoevalcap counts bigrams
-        return vec, [np.sqrt(x) for x in norm], length
-
-    ref_vectors = [[vector(ref) for ref in refs] for refs in cooked]
-    scores = []
-    for candidate in candidates:
-        vec, norm, length = vector(precook(candidate, n_max))
-        per_clip = []
-        for refs in ref_vectors:
-            total = np.zeros(n_max)
-            for ref_vec, ref_norm, ref_length in refs:
-                penalty = np.e ** (-(float(length - ref_length) ** 2) / (2 * sigma**2))
-                for order in range(n_max):
-                    value = 0.0
-                    for gram, weight in vec[order].items():
-                        ref_weight = ref_vec[order].get(gram, 0.0)
-                        value += min(weight, ref_weight) * ref_weight
-                    if norm[order] != 0 and ref_norm[order] != 0:
-                        value /= norm[order] * ref_norm[order]
-                    total[order] += value * penalty
-            per_clip.append(np.mean(total) / len(refs) * 10.0)
-        scores.append(SCALE * float(np.mean(np.array(per_clip))))
-    return np.array(scores)
+    return _score_tokenised(per_variant, spice_dir or package_dir() / "spice")
 
 
 def caption_report(
@@ -448,7 +233,7 @@ def caption_report(
     _check_inputs(variants, references)
     if CONSTANT_CAPTION in variants:
         raise ValueError(f"{CONSTANT_CAPTION!r} is reserved for the baseline, not a variant name")
-    _java()
+    java_executable()
     refs, cands, pool = _tokenise_all(variants, references, training_captions)
     per_variant = _per_variant(variants, refs, cands)
     baseline = None
@@ -460,7 +245,7 @@ def caption_report(
         raw = training_captions[pool.index(best)]
         per_variant[CONSTANT_CAPTION] = ({c: refs[c] for c in clips}, {c: [best] for c in clips})
         baseline = {"caption": str(raw).strip(), "tokenised": best, "candidates": len(candidates)}
-    scores, unavailable = _score_tokenised(per_variant, spice_dir or _package_dir() / "spice")
+    scores, unavailable = _score_tokenised(per_variant, spice_dir or package_dir() / "spice")
     for name, (_, res) in per_variant.items():
         scores[name].update(caption_diversity([captions[0] for captions in res.values()]))
     if baseline is not None:

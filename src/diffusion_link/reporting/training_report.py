@@ -3,22 +3,42 @@ and whether it converged by the rule of :func:`diffusion_link.core.validation.co
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
+from pydantic import Field
+from pydantic.dataclasses import dataclass
 
+from diffusion_link.config import STRICT
 from diffusion_link.core.validation import VALIDATION_METRICS, converged
 
 
+@dataclass(frozen=True, config=STRICT)
+class ConvergenceRule:
+    """The convergence rule: ``metric`` moves by less than ``tolerance`` (max - min) over the
+    evaluations in the last ``last_fraction`` of a bridge's training."""
+
+    metric: Literal[VALIDATION_METRICS] = "val_matched_audio_text"
+    last_fraction: float = Field(0.2, gt=0.0, le=1.0)
+    tolerance: float = Field(0.01, gt=0.0)
+
+    def describe(self) -> str:
+        """The rule in words, as the report states it."""
+        return (
+            f"Converged: `{self.metric}` moves by less than {self.tolerance} (max - min) over the "
+            f"evaluations in the last {self.last_fraction:.0%} of the bridge's training. "
+            "Validation figures are those of the kept EMA weights."
+        )
+
+
 def training_summary(
-    history: pd.DataFrame,
-    metric: str = "val_matched_audio_text",
-    last_fraction: float = 0.2,
-    tolerance: float = 0.01,
+    history: pd.DataFrame, rule: ConvergenceRule | None = None
 ) -> dict[str, dict[str, Any]]:
     """Per bridge of a ``bridge_training_history`` table: ``steps`` trained, ``kept_step``
     (whose EMA weights were kept), the ``validation`` figures at that step, and ``converged``
-    (None when the bridge was not validated)."""
+    by ``rule`` (default: :class:`ConvergenceRule`'s; None when the bridge was not validated)."""
+    rule = rule or ConvergenceRule()
+    metric = rule.metric
     summary: dict[str, dict[str, Any]] = {}
     for bridge, rows in history.groupby("bridge", sort=False):
         entry: dict[str, Any] = {
@@ -34,7 +54,9 @@ def training_summary(
             entry.update(
                 kept_step=kept,
                 validation={m: float(kept_row[m]) for m in VALIDATION_METRICS},
-                converged=converged(evaluated["step"], evaluated[metric], last_fraction, tolerance),
+                converged=converged(
+                    evaluated["step"], evaluated[metric], rule.last_fraction, rule.tolerance
+                ),
             )
         summary[str(bridge)] = entry
     return summary

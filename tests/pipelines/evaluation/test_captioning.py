@@ -18,6 +18,7 @@ from diffusion_link.metrics.caption_metrics import (
     spice_unavailable_reason,
 )
 from diffusion_link.pipelines.evaluation.nodes import captioning_metrics
+from diffusion_link.pipelines.evaluation.params import EvaluationParams
 
 PROJECT = Path(__file__).resolve().parents[3]
 N_CLIPS = 30
@@ -56,7 +57,7 @@ def generated(default_captions) -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def result(generated, default_captions, params):
-    return captioning_metrics(generated, default_captions, params)
+    return captioning_metrics(generated, default_captions, EvaluationParams.model_validate(params))
 
 
 def test_layout_follows_the_report_schema(result):
@@ -134,4 +135,6 @@ def test_bad_generated_captions_are_clear_errors(
     change, pattern, generated, default_captions, params
 ):
     with pytest.raises(ValueError, match=pattern):
-        captioning_metrics(change(generated), default_captions, params)
+        captioning_metrics(
+            change(generated), default_captions, EvaluationParams.model_validate(params)
+        )

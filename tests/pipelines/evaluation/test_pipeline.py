@@ -29,11 +29,8 @@ from diffusion_link.pipelines.bridge_training.nodes import (
     train_bridge,
 )
 from diffusion_link.pipelines.evaluation import create_pipeline
-from diffusion_link.pipelines.evaluation.nodes import (
-    EvaluationParams,
-    build_report,
-    modality_gap_metrics,
-)
+from diffusion_link.pipelines.evaluation.nodes import build_report, modality_gap_metrics
+from diffusion_link.pipelines.evaluation.params import EvaluationParams
 from embedding_fixtures import simulated_tables
 from figure_fixtures import KeptFigure
 
@@ -145,7 +142,7 @@ def run(tables, bridged, default_captions, tmp_path_factory):
         "bridged_embeddings": bridged_embeddings,
         "s_star_sweep": sweep,
         "bridge_training_history": history,
-        "params:evaluation": evaluation_parameters(),
+        "params:evaluation": EvaluationParams.model_validate(evaluation_parameters()),
         **{f"{name}.model": model for name, model in models.items()},
     }
     for name, value in inputs.items():
@@ -314,4 +311,6 @@ def test_a_bridge_without_outputs_is_a_clear_error(tables, bridged):
     models, bridged_embeddings, _, _ = bridged
     without_c3 = bridged_embeddings[bridged_embeddings["bridge"] != "c3"]
     with pytest.raises(ValueError, match="no 'test' rows of c3"):
-        modality_gap_metrics(text, without_c3, evaluation_parameters(), models["c3"])
+        modality_gap_metrics(
+            text, without_c3, EvaluationParams.model_validate(evaluation_parameters()), models["c3"]
+        )

@@ -14,7 +14,8 @@ from diffusion_link.pipelines.evaluation.nodes import (
 )
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(**kwargs: object) -> Pipeline:
+    """The evaluation: Tables 1-4 of every bridge, Figure 2, draw agreement, training, report."""
     return Pipeline(
         [
             Node(
