@@ -42,6 +42,7 @@ class IdentityBridge:
     """Raw embeddings, L2-normalised: the encoder's own space (the paper's CLAP column)."""
 
     method: ClassVar[str] = "identity"
+    label: ClassVar[str] = "CLAP (identity)"  # its column in the report's tables
     objective: ClassVar[Callable[..., Objective] | None] = None
     trains_on_audio: ClassVar[bool] = False
 
@@ -105,6 +106,7 @@ class C3Bridge(IdentityBridge):
     """C3's collapse: subtract the modality's training mean of unit embeddings, re-normalise."""
 
     method: ClassVar[str] = "c3"
+    label: ClassVar[str] = "C3"  # its column in the report's tables
 
     def __init__(self, dim: int, audio_mean: torch.Tensor, text_mean: torch.Tensor) -> None:
         super().__init__(dim)
@@ -157,6 +159,7 @@ class DiffusionBridge(DiffusionLink):
     """Diffusion-Bridge: text-only training, norm re-projection, noiseless injection."""
 
     method: ClassVar[str] = "diffusion_bridge"
+    label: ClassVar[str] = "DB"  # its column in the report's tables
     objective = staticmethod(diffusion_bridge_objective)
     trains_on_audio: ClassVar[bool] = False  # Diffusion-Bridge never sees audio in training
 
@@ -174,6 +177,7 @@ class DiffGap(DiffusionLink):
     """DiffGap: generate from pure noise at T, conditioned on the input embedding."""
 
     method: ClassVar[str] = "diffgap"
+    label: ClassVar[str] = "DG"  # its column in the report's tables
     objective = staticmethod(diffgap_objective)
 
     @staticmethod

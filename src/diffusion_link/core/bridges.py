@@ -55,6 +55,7 @@ class Bridge(Protocol):
     """
 
     method: ClassVar[str]
+    label: ClassVar[str]
     objective: ClassVar[Callable[..., Objective] | None]
     trains_on_audio: ClassVar[bool]
 
@@ -82,6 +83,11 @@ def register_bridge(cls: type[Bridge]) -> type[Bridge]:
         raise ValueError(f"a bridge named {cls.method!r} is already registered")
     BRIDGE_CLASSES[cls.method] = cls
     return cls
+
+
+def bridge_labels() -> dict[str, str]:
+    """Each registered bridge's short label (its column in the report's tables)."""
+    return {name: cls.label for name, cls in BRIDGE_CLASSES.items()}
 
 
 def check_bridge_name(name: str) -> str:

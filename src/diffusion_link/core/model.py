@@ -126,6 +126,7 @@ class DiffusionLink(nn.Module):
     """A residual-MLP denoiser predicting z_0, the cosine schedule and the normalisation."""
 
     method: ClassVar[str] = "diffusion_link"
+    label: ClassVar[str] = "DL"  # its column in the report's tables
     objective = staticmethod(cross_sample_objective)  # eq. 8: trained on text and audio
     trains_on_audio: ClassVar[bool] = True
 

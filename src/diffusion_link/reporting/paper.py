@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, PositiveInt
 from pydantic.dataclasses import dataclass
 
 from diffusion_link.config import STRICT
-from diffusion_link.core.bridges import BRIDGES
+from diffusion_link.core.bridges import BridgeName
 from diffusion_link.metrics.gap_tables import Table1Row
-
-BridgeName = Literal[BRIDGES]
-"""A bridge of the registry :data:`diffusion_link.core.bridges.BRIDGES`."""
 
 
 @dataclass(frozen=True, config=STRICT)

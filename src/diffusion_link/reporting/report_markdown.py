@@ -10,21 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from diffusion_link.core.bridges import BRIDGES
+from diffusion_link.core.bridges import BRIDGES, bridge_labels
 from diffusion_link.metrics.caption_metrics import CONSTANT_CAPTION, METRICS
 from diffusion_link.metrics.gap_tables import TABLE_1_ROWS
 from diffusion_link.reporting.paper import PaperReference
 from diffusion_link.reporting.report import EmbeddingTables
 from diffusion_link.reporting.training_report import ConvergenceRule, training_markdown
-
-BRIDGE_LABELS: dict[str, str] = {
-    "identity": "CLAP (identity)",
-    "c3": "C3",
-    "diffusion_bridge": "DB",
-    "diffgap": "DG",
-    "diffusion_link": "DL",
-}
-"""Each bridge's column label in the report's tables (a bridge without one shows its name)."""
 
 
 @dataclass(frozen=True)
@@ -115,7 +106,7 @@ def report_markdown(report: dict[str, Any], context: ReportContext) -> str:
         "",
     ]
     lines += _markdown_table(
-        ["pair", *(BRIDGE_LABELS.get(b, b) for b in bridges)],
+        ["pair", *(bridge_labels().get(b, b) for b in bridges)],
         [
             [label, *(_cell(gap[b][key], paper.table_1.get(key, {}).get(b)) for b in bridges)]
             for key, label in TABLE_1_ROWS.items()
@@ -140,7 +131,7 @@ def report_markdown(report: dict[str, Any], context: ReportContext) -> str:
     )
     lines += [""] + training_markdown(
         report["training"],
-        BRIDGE_LABELS,
+        bridge_labels(),
         context.convergence.describe(),
         report["simulated_audio"],
     )
@@ -170,7 +161,7 @@ def report_markdown(report: dict[str, Any], context: ReportContext) -> str:
         ],
         [
             [
-                BRIDGE_LABELS.get(b, b),
+                bridge_labels().get(b, b),
                 *(
                     _cell(gap[b].get(key), None)
                     for key in (

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from safetensors import safe_open
 from safetensors.torch import load_file
 
+from catalog_fixtures import KeptDataset
 from diffusion_link.core.bridges import BRIDGES
 from diffusion_link.core.training import TrainingStateStore
 from diffusion_link.core.validation import VALIDATION_METRICS
@@ -92,13 +93,6 @@ def tables(default_captions, default_text_embeddings, sentence_encoder):
         sentence_encoder.checkpoint_id,
         {"train": 400, "val": 40, "test": 80},
     )
-
-
-class KeptDataset(MemoryDataset):
-    """A MemoryDataset the runner cannot release, so a test can read intermediate outputs."""
-
-    def _release(self) -> None:
-        pass
 
 
 OUTPUTS = (

@@ -28,6 +28,7 @@ from diffusion_link.pipelines.bridge_training.nodes import (
     sweep_s_star,
     train_bridge,
 )
+from diffusion_link.pipelines.bridge_training.params import BridgeTrainingParams
 from diffusion_link.pipelines.evaluation import create_pipeline
 from diffusion_link.pipelines.evaluation.nodes import build_report, modality_gap_metrics
 from diffusion_link.pipelines.evaluation.params import EvaluationParams
@@ -90,6 +91,10 @@ def bridged(tables, tmp_path_factory):
             bridge["model"]["width"] = 32
             bridge["model"]["ddim_steps"] = min(bridge["model"]["ddim_steps"], 10)
             bridge["training"].update(steps=12, checkpoint_every=100, batch_size=64)
+    params = BridgeTrainingParams.model_validate(params)  # as Kedro hands them to the nodes
+    settings = params.settings
+    for name in BRIDGES:
+        bridge = params.bridges[name]
         store = TrainingStateStore(root / f"{name}.safetensors")
         models[name], history = train_bridge(audio, text, store, bridge, settings)
         outputs.append(apply_bridge(models[name], audio, text, bridge, settings))
