@@ -41,6 +41,7 @@ class GapSimulatorFit:
     missed: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
+        """The fit as plain JSON-ready values (the ``gap_simulator_fit`` record)."""
         return asdict(self)
 
     def summary(self) -> str:
@@ -54,6 +55,7 @@ class GapSimulatorFit:
 
     @classmethod
     def from_dict(cls, data: dict) -> GapSimulatorFit:
+        """The fit :meth:`to_dict` wrote."""
         return cls(**data)
 
 
@@ -103,6 +105,7 @@ class GapSimulator:
     learnable part (the oracle bridge)."""
 
     def __init__(self, fit: GapSimulatorFit) -> None:
+        """Rebuild the simulator of ``fit``: its seeded bases, scales and residual basis."""
         self.fit = fit
         self.text_mean = np.asarray(fit.text_mean, dtype=np.float64)
         self.dim = len(self.text_mean)

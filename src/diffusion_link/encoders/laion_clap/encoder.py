@@ -50,6 +50,7 @@ class LaionClapEncoder:
     simulated_audio = False
 
     def __init__(self, settings: LaionClapSettings) -> None:
+        """Load the tokenizer and the checkpoint ``settings`` name onto their device."""
         if settings.enable_fusion:
             raise NotImplementedError(
                 "enable_fusion=True: this encoder implements LAION-CLAP's non-fusion path (the "
