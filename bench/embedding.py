@@ -22,6 +22,7 @@ import csv
 import json
 import logging
 import os
+import sys
 import tempfile
 import time
 from itertools import cycle, islice
@@ -31,14 +32,17 @@ import numpy as np
 import torch
 
 from diffusion_link.data.audio import AUDIO_EXTENSIONS
-from diffusion_link.encoders.laion_clap import LaionClapEncoder
-from diffusion_link.encoders.offline_fixtures import (
+from diffusion_link.encoders.laion_clap import LaionClapEncoder, LaionClapSettings
+
+PROJECT = Path(__file__).resolve().parents[1]
+DEFAULT_ROOT = PROJECT / "data" / "01_raw" / "audiocaps_default"
+# The offline stand-ins for LAION-CLAP's downloads are test code: they live in tests/.
+sys.path.insert(0, str(PROJECT / "tests"))
+from laion_clap_fixtures import (  # noqa: E402
     build_test_tokenizer,
     laion_clap_module,
     write_random_checkpoint,
 )
-
-DEFAULT_ROOT = Path(__file__).resolve().parents[1] / "data" / "01_raw" / "audiocaps_default"
 
 
 def _timed(run, device: torch.device) -> tuple[np.ndarray, float]:
@@ -83,13 +87,15 @@ def main() -> None:
         checkpoint = write_random_checkpoint(Path(tmp) / "random.pt", args.audio_model)
         tokenizer = build_test_tokenizer(captions, Path(tmp) / "tokenizer")
         encoder = LaionClapEncoder(
-            checkpoint,
-            tokenizer,
-            audio_model=args.audio_model,
-            device=args.device,
-            batch_size=args.batch_size,
-            num_workers=workers,
-            amp=not args.no_amp,
+            LaionClapSettings(
+                checkpoint,
+                tokenizer,
+                audio_model=args.audio_model,
+                device=args.device,
+                batch_size=args.batch_size,
+                num_workers=workers,
+                amp=not args.no_amp,
+            )
         )
         reference = laion_clap_module(checkpoint, args.audio_model, device=args.device)
 

@@ -12,6 +12,7 @@ import yaml
 
 from diffusion_link.data.embeddings import with_embeddings
 from diffusion_link.pipelines.embedding.nodes import fit_gap_simulator_node, make_audio_embeddings
+from diffusion_link.pipelines.embedding.params import EmbeddingParams
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +41,7 @@ def simulated_tables(
     }
     text = with_embeddings(chosen[["clip_id", "caption_id", "split"]], text_embeddings[rows], attrs)
     params = yaml.safe_load((PROJECT / "conf/base/parameters_embedding.yml").read_text())
-    embedding_params = params["embedding"]
+    embedding_params = EmbeddingParams.model_validate(params["embedding"])
     fit = fit_gap_simulator_node(text, embedding_params)
     clips = chosen[["clip_id", "split"]].drop_duplicates("clip_id").reset_index(drop=True)
     clips["audio_path"] = None

@@ -11,7 +11,7 @@ must not:
   ``subprocess.getoutput``/``subprocess.getstatusoutput`` (all go through a shell);
 - call ``eval`` or ``exec``.
 
-There are no exceptions (no allow-list): ``encoders/laion_clap.py`` recognises torch's
+There are no exceptions (no allow-list): ``encoders/laion_clap/checkpoint.py`` recognises torch's
 ``weights_only`` refusal without importing ``pickle``.
 
 Every ``subprocess`` call must receive its command as a list (a list display, or a name bound in

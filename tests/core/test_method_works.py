@@ -30,6 +30,7 @@ from diffusion_link.data.embeddings import with_embeddings
 from diffusion_link.encoders import GapSimulator, GapSimulatorFit
 from diffusion_link.encoders.gap_simulator import mean_caption_embeddings
 from diffusion_link.pipelines.embedding.nodes import fit_gap_simulator_node
+from diffusion_link.pipelines.embedding.params import EmbeddingParams
 
 N_TRAIN = 2409
 STEPS = 1000
@@ -61,7 +62,7 @@ def simulated(default_captions, default_text_embeddings, project_root):
         default_captions[["clip_id", "caption_id", "split"]], default_text_embeddings, attrs
     )
     params = yaml.safe_load((project_root / "conf/base/parameters_embedding.yml").read_text())
-    record = fit_gap_simulator_node(text_table, params["embedding"])
+    record = fit_gap_simulator_node(text_table, EmbeddingParams.model_validate(params["embedding"]))
     fit = GapSimulatorFit.from_dict(
         {k: v for k, v in record.items() if k not in ("used", "simulated_audio")}
     )

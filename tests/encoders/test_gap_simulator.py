@@ -7,7 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from diffusion_link.encoders import GapSimulator, GapSimulatorFit, GapTargets, fit_gap_simulator
+from diffusion_link.encoders import (
+    GapSimulator,
+    GapSimulatorFit,
+    GapSimulatorSettings,
+    GapTargets,
+    fit_gap_simulator,
+)
 from diffusion_link.encoders.gap_simulator import (
     RECALL_KEYS,
     gap_statistics,
@@ -31,7 +37,7 @@ def fitted(default_captions, default_text_embeddings):
         clip_ids = pd.Index(default_captions["clip_id"][mask].unique())
         pair_index = clip_ids.get_indexer(default_captions["clip_id"][mask])
         splits[split] = (clip_ids.tolist(), default_text_embeddings[mask], pair_index)
-    fit = fit_gap_simulator(*splits["train"], GapTargets(), seed=0)
+    fit = fit_gap_simulator(*splits["train"], GapSimulatorSettings(seed=0))
     simulator = GapSimulator(fit)
     audio = {
         split: simulator.simulate(ids, mean_caption_embeddings(text, index, len(ids)))
@@ -118,7 +124,10 @@ def test_unreachable_targets_are_a_clear_error(default_captions, default_text_em
     impossible = GapTargets(matched=0.99, nonmatched=0.9, c3_matched=0.0)
     with pytest.raises(ValueError, match="could not reach its targets"):
         fit_gap_simulator(
-            ids, default_text_embeddings[mask], np.arange(len(ids)), impossible, seed=0
+            ids,
+            default_text_embeddings[mask],
+            np.arange(len(ids)),
+            GapSimulatorSettings(seed=0, targets=impossible),
         )
 
 

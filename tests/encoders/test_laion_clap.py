@@ -22,16 +22,13 @@ from diffusion_link.encoders.laion_clap import (
     AudioDecodeError,
     LaionClapEncoder,
     LaionClapError,
+    LaionClapSettings,
     forced_hub_offline,
     load_checkpoint_into,
     load_clap_state_dict,
     load_tokenizer,
 )
-from diffusion_link.encoders.offline_fixtures import (
-    build_test_tokenizer,
-    laion_clap_module,
-    write_random_checkpoint,
-)
+from laion_clap_fixtures import build_test_tokenizer, laion_clap_module, write_random_checkpoint
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "data" / "01_raw" / "audiocaps_default"
 AUDIO_MODEL = "HTSAT-tiny"
@@ -76,7 +73,9 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def encoder(checkpoint: Path, tokenizer_dir: Path) -> LaionClapEncoder:
     return LaionClapEncoder(
-        checkpoint, tokenizer_dir, audio_model=AUDIO_MODEL, device="cpu", batch_size=2
+        LaionClapSettings(
+            checkpoint, tokenizer_dir, audio_model=AUDIO_MODEL, device="cpu", batch_size=2
+        )
     )
 
 
@@ -192,7 +191,9 @@ def test_missing_or_misshapen_weights_are_errors(encoder: LaionClapEncoder) -> N
 @pytest.mark.slow
 def test_checkpoint_for_another_audio_model_names_it(checkpoint: Path, tokenizer_dir: Path) -> None:
     with pytest.raises(LaionClapError, match="set audio_model='HTSAT-tiny'"):
-        LaionClapEncoder(checkpoint, tokenizer_dir, audio_model="HTSAT-base", device="cpu")
+        LaionClapEncoder(
+            LaionClapSettings(checkpoint, tokenizer_dir, audio_model="HTSAT-base", device="cpu")
+        )
 
 
 def test_broken_offline_tokenizer_is_detected(tmp_path: Path, checkpoint: Path) -> None:
@@ -200,7 +201,9 @@ def test_broken_offline_tokenizer_is_detected(tmp_path: Path, checkpoint: Path) 
     with forced_hub_offline(), pytest.raises(LaionClapError, match="broken"):
         load_tokenizer("diffusion-link-tests/no-such-tokenizer")
     with forced_hub_offline(), pytest.raises(LaionClapError, match="vocab.json"):
-        LaionClapEncoder(checkpoint, "diffusion-link-tests/no-such-tokenizer", device="cpu")
+        LaionClapEncoder(
+            LaionClapSettings(checkpoint, "diffusion-link-tests/no-such-tokenizer", device="cpu")
+        )
     with pytest.raises(FileNotFoundError):
         load_tokenizer(tmp_path / "absent")
 
@@ -213,17 +216,23 @@ def test_official_checkpoint_offline_fails_fast(
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))  # nothing cached
     start = time.monotonic()
     with forced_hub_offline(), pytest.raises(LaionClapError) as error:
-        LaionClapEncoder("630k-audioset-best", tokenizer_dir, audio_model="HTSAT-tiny")
+        LaionClapEncoder(
+            LaionClapSettings("630k-audioset-best", tokenizer_dir, audio_model="HTSAT-tiny")
+        )
     # Not a speed check: a bound on a hang (waiting on the network). Measured 0.07 s, loaded.
     assert time.monotonic() - start < 10
     assert "630k-audioset-best.pt" in str(error.value)
     assert "huggingface.co/lukewys/laion_clap" in str(error.value)
     with pytest.raises(LaionClapError, match="trained with HTSAT-tiny"):
-        LaionClapEncoder("630k-audioset-best.pt", tokenizer_dir, audio_model="HTSAT-base")
+        LaionClapEncoder(
+            LaionClapSettings("630k-audioset-best.pt", tokenizer_dir, audio_model="HTSAT-base")
+        )
     with pytest.raises(FileNotFoundError, match="official"):
-        LaionClapEncoder(tmp_path / "absent.pt", tokenizer_dir)
+        LaionClapEncoder(LaionClapSettings(tmp_path / "absent.pt", tokenizer_dir))
     with pytest.raises(NotImplementedError):
-        LaionClapEncoder("630k-audioset-best.pt", tokenizer_dir, enable_fusion=True)
+        LaionClapEncoder(
+            LaionClapSettings("630k-audioset-best.pt", tokenizer_dir, enable_fusion=True)
+        )
 
 
 @pytest.mark.slow

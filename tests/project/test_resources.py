@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from diffusion_link.encoders.offline_fixtures import SPECIAL_TOKENS, build_test_tokenizer
 from diffusion_link.project.resources import ResourceError
+from laion_clap_fixtures import SPECIAL_TOKENS, build_test_tokenizer
 from session_fixtures import PROJECT, copy_configuration, run
 
 HANG_GUARD_S = 300  # a refusal takes seconds (measured ~10-20 s on a loaded 2-core machine)

@@ -86,6 +86,7 @@ class EmbeddingTableDataset(AbstractVersionedDataset[pd.DataFrame, pd.DataFrame]
         metadata: dict[str, Any] | None = None,
         fs_args: dict[str, Any] | None = None,
     ) -> None:
+        """A table at ``filepath`` (any fsspec protocol), optionally versioned."""
         protocol, path = get_protocol_and_path(filepath, version)
         self._protocol = protocol
         self._fs = fsspec.filesystem(protocol, **(fs_args or {}))
@@ -98,11 +99,13 @@ class EmbeddingTableDataset(AbstractVersionedDataset[pd.DataFrame, pd.DataFrame]
         )
 
     def load(self) -> pd.DataFrame:
+        """The table, its metadata back in ``DataFrame.attrs``."""
         path = get_filepath_str(self._get_load_path(), self._protocol)
         with self._fs.open(path, "rb") as handle:
             return from_arrow(pq.read_table(handle))
 
     def save(self, data: pd.DataFrame) -> None:
+        """Write the table with its ``attrs`` as metadata, atomically (temporary file, rename)."""
         arrow = to_arrow(data)
         path = get_filepath_str(self._get_save_path(), self._protocol)
         self._fs.makedirs(str(PurePosixPath(path).parent), exist_ok=True)

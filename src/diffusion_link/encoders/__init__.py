@@ -1,55 +1,50 @@
-"""Frozen encoders that turn captions and audio into embeddings.
+"""Frozen encoders that turn captions and audio into embeddings, registered by name.
 
-Two back-ends share one interface (``name``, ``checkpoint_id``, ``dim``, ``simulated_audio``,
-``embed_text``; and ``embed_audio`` where the back-end reads audio files):
+Two back-ends share one interface (:class:`~diffusion_link.encoders.base.Encoder`):
 
-- ``laion_clap``: the paper's frozen LAION-CLAP (:class:`LaionClapEncoder`).
 - ``gap_simulator``: the embedded default. Text from a real sentence encoder
   (:class:`SentenceEncoder`); audio simulated from captions by a fitted modality transform
   (:mod:`diffusion_link.encoders.gap_simulator`), because no CLAP weights exist offline.
+- ``laion_clap``: the paper's frozen LAION-CLAP (:mod:`diffusion_link.encoders.laion_clap`).
+
+:data:`ENCODERS` is the one list of names: the ``embedding.encoder`` parameter's allowed values
+derive from it, and a back-end's class answers how it is built and how it makes audio.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Literal
 
-import numpy as np
-
+from diffusion_link.encoders.base import Encoder, EncoderChoice
 from diffusion_link.encoders.gap_simulator import (
     GapSimulator,
     GapSimulatorFit,
+    GapSimulatorSettings,
     GapTargets,
     fit_gap_simulator,
 )
+from diffusion_link.encoders.gap_simulator.encoder import GapSimulatorEncoder
+from diffusion_link.encoders.laion_clap import LaionClapEncoder, LaionClapSettings
 from diffusion_link.encoders.sentence import SentenceEncoder
 
-
-class Encoder(Protocol):
-    """What the embedding pipeline needs of a back-end."""
-
-    name: str
-    checkpoint_id: str
-    dim: int
-    simulated_audio: bool
-
-    def embed_text(self, texts: list[str]) -> np.ndarray:
-        """Unit-norm float32 embeddings, one row per text."""
-        ...
-
-
-class GapSimulatorEncoder(SentenceEncoder):
-    """The ``gap_simulator`` back-end's text side; its audio comes from :class:`GapSimulator`."""
-
-    name = "gap_simulator"
-    simulated_audio = True
-
+# Name -> back-end class; the first is the embedded default.
+ENCODERS: dict[str, type[Encoder]] = {
+    backend.name: backend for backend in (GapSimulatorEncoder, LaionClapEncoder)
+}
+EncoderName = Literal[tuple(ENCODERS)]  # type: ignore[valid-type]
 
 __all__ = [
+    "ENCODERS",
     "Encoder",
+    "EncoderChoice",
+    "EncoderName",
     "GapSimulator",
     "GapSimulatorEncoder",
     "GapSimulatorFit",
+    "GapSimulatorSettings",
     "GapTargets",
+    "LaionClapEncoder",
+    "LaionClapSettings",
     "SentenceEncoder",
     "fit_gap_simulator",
 ]

@@ -70,6 +70,7 @@ class SentenceEncoder:
         max_length: int = 128,
         device: str = "cpu",
     ) -> None:
+        """Load the model folder ``model_path`` (None: the packaged all-MiniLM-L6-v2)."""
         path = sentence_model_folder(model_path)
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         self.model = AutoModel.from_pretrained(path).to(device).eval()

@@ -10,11 +10,8 @@ from pydantic import ValidationError
 
 from diffusion_link.data.embeddings import embedding_matrix
 from diffusion_link.pipelines.embedding import create_pipeline
-from diffusion_link.pipelines.embedding.nodes import (
-    EmbeddingParams,
-    combine_text_embeddings,
-    encode_shards,
-)
+from diffusion_link.pipelines.embedding.nodes import combine_text_embeddings, encode_shards
+from diffusion_link.pipelines.embedding.params import EmbeddingParams
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +46,7 @@ def _run(clips, captions, params) -> dict:
         {
             "clips": MemoryDataset(clips),
             "captions": MemoryDataset(captions),
-            "params:embedding": MemoryDataset(params),
+            "params:embedding": MemoryDataset(EmbeddingParams.model_validate(params)),
         }
     )
     for name in ("embedding_shards", "text_embeddings", "gap_simulator_fit", "audio_embeddings"):
@@ -93,7 +90,7 @@ def test_three_shards_give_the_same_embeddings(one_shard_run, small_inputs, base
 
 def test_combining_with_a_missing_shard_names_it(small_inputs, base_params):
     clips, captions = small_inputs
-    params = {**base_params, "num_shards": 2, "shard": 1}
+    params = EmbeddingParams.model_validate({**base_params, "num_shards": 2, "shard": 1})
     partitions = encode_shards(clips, captions, params)
     assert list(partitions) == ["text-shard-0001-of-0002"]
     with pytest.raises(ValueError, match=r"missing: \['text-shard-0000-of-0002'\]"):
@@ -102,9 +99,10 @@ def test_combining_with_a_missing_shard_names_it(small_inputs, base_params):
 
 def test_a_stale_shard_is_refused(small_inputs, base_params):
     clips, captions = small_inputs
-    partitions = encode_shards(clips.head(5), captions.head(5), base_params)
+    params = EmbeddingParams.model_validate(base_params)
+    partitions = encode_shards(clips.head(5), captions.head(5), params)
     with pytest.raises(ValueError, match="missing"):
-        combine_text_embeddings(partitions, captions, base_params)
+        combine_text_embeddings(partitions, captions, params)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ from diffusion_link.pipelines.embedding.nodes import (
 )
 
 
-def create_pipeline(**kwargs) -> Pipeline:
+def create_pipeline(**kwargs: object) -> Pipeline:
+    """Shards of captions (and audio) to embeddings, combined; simulated audio where configured."""
     return Pipeline(
         [
             Node(

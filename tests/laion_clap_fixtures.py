@@ -47,9 +47,7 @@ def build_test_tokenizer(texts: Iterable[str], out_dir: str | Path, vocab_size: 
     return out_dir
 
 
-def write_random_checkpoint(
-    path: str | Path, audio_model: str = "HTSAT-base", seed: int = 0
-) -> Path:
+def write_random_checkpoint(path: str | Path, audio_model: str, seed: int = 0) -> Path:
     """Save a random-initialised CLAP as the official 630k checkpoints are saved.
 
     That is ``{"epoch": ..., "state_dict": {"module." + name: tensor}}`` (DataParallel
@@ -66,9 +64,7 @@ def write_random_checkpoint(
     return path
 
 
-def laion_clap_module(
-    checkpoint: str | Path, audio_model: str = "HTSAT-base", device: str = "cpu"
-) -> Any:
+def laion_clap_module(checkpoint: str | Path, audio_model: str, device: str = "cpu") -> Any:
     """laion-clap's own ``CLAP_Module`` (non-fusion), built offline, with ``checkpoint`` loaded
     by its own ``load_ckpt`` -- the reference the project's encoder is compared against.
 
