@@ -25,7 +25,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from diffusion_link.atomic import atomic_directory, read_json_object, read_safetensors
-from diffusion_link.project.resources import hub_offline
+from diffusion_link.hub import hub_offline
 
 if TYPE_CHECKING:
     from diffusion_link.core.training import TrainingStateStore

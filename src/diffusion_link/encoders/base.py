@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import numpy as np
@@ -35,6 +35,11 @@ class Encoder(Protocol):
     @classmethod
     def from_params(cls, params: EncoderChoice) -> Encoder:
         """The back-end the ``embedding`` parameters configure."""
+        ...
+
+    @classmethod
+    def resource_checks(cls, params: EncoderChoice) -> dict[str, Callable[[], object]]:
+        """Cheap checks (no weights read) of the files it would load, by their parameter key."""
         ...
 
     def embed_text(self, texts: Sequence[str]) -> np.ndarray:

@@ -12,7 +12,6 @@ settings) use this module, and the encoders and decoder import torch and transfo
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -28,14 +27,6 @@ class ResourceError(RuntimeError):
         )
 
 
-def hub_offline() -> bool:
-    """Whether the Hugging Face hub is switched off (``HF_HUB_OFFLINE``, ``TRANSFORMERS_OFFLINE``)."""
-    return any(
-        os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-        for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    )
-
-
 def _problem(key: str, check: Callable[[], Any]) -> list[str]:
     """``[]`` when ``check()`` passes, else ``["<key>: <why>"]``."""
     try:
@@ -46,20 +37,13 @@ def _problem(key: str, check: Callable[[], Any]) -> list[str]:
 
 
 def embedding_problems(embedding: Mapping[str, Any]) -> list[str]:
-    """The problems of the encoder the ``embedding`` parameter group selects."""
-    if embedding.get("encoder") == "laion_clap":
-        from diffusion_link.encoders.laion_clap import load_tokenizer, locate_checkpoint
+    """The problems of the resources the encoder the ``embedding`` group selects would load."""
+    from diffusion_link.encoders import ENCODERS
+    from diffusion_link.pipelines.embedding.params import EmbeddingParams
 
-        clap = embedding.get("laion_clap") or {}
-        checkpoint = clap.get("checkpoint", "630k-audioset-best.pt")
-        tokenizer = clap.get("tokenizer", "roberta-base")
-        return _problem(
-            "embedding.laion_clap.checkpoint", lambda: locate_checkpoint(checkpoint)
-        ) + _problem("embedding.laion_clap.tokenizer", lambda: load_tokenizer(tokenizer))
-    from diffusion_link.encoders.sentence import sentence_model_folder
-
-    model = embedding.get("sentence_model")
-    return _problem("embedding.sentence_model", lambda: sentence_model_folder(model))
+    params = EmbeddingParams.model_validate(embedding)  # checked before, by the parameter hook
+    checks = ENCODERS[params.encoder].resource_checks(params)
+    return [problem for key, check in checks.items() for problem in _problem(key, check)]
 
 
 def decoder_problems(settings: Mapping[str, Any]) -> list[str]:

@@ -6,12 +6,12 @@ train split, because no CLAP weights exist offline.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from diffusion_link.encoders.sentence import SentenceEncoder
+from diffusion_link.encoders.sentence import SentenceEncoder, sentence_model_folder
 
 if TYPE_CHECKING:
     from diffusion_link.encoders.base import EncoderChoice
@@ -27,6 +27,11 @@ class GapSimulatorEncoder(SentenceEncoder):
     def from_params(cls, params: EncoderChoice) -> GapSimulatorEncoder:
         """The sentence encoder ``embedding.sentence_model`` names, batched by ``text_batch_size``."""
         return cls(params.sentence_model, batch_size=params.text_batch_size)
+
+    @classmethod
+    def resource_checks(cls, params: EncoderChoice) -> dict[str, Callable[[], object]]:
+        """The sentence encoder's folder is complete (the simulator itself loads nothing)."""
+        return {"embedding.sentence_model": lambda: sentence_model_folder(params.sentence_model)}
 
     def embed_audio(self, paths: Sequence[str]) -> np.ndarray:
         """Never called: this back-end simulates audio from captions instead of reading files."""

@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from diffusion_link.encoders.laion_clap.errors import LaionClapError
-from diffusion_link.project.resources import hub_offline
+from diffusion_link.hub import hub_offline
 
 HF_REPO = "lukewys/laion_clap"
 # Official checkpoints (LAION-CLAP README) and the audio model each was trained with.

@@ -27,6 +27,7 @@ from diffusion_link.encoders.laion_clap.checkpoint import (
     checkpoint_identity,
     load_checkpoint_into,
     load_clap_state_dict,
+    locate_checkpoint,
     resolve_checkpoint,
 )
 from diffusion_link.encoders.laion_clap.errors import AudioDecodeError, LaionClapError
@@ -93,6 +94,15 @@ class LaionClapEncoder:
     def from_params(cls, params: EncoderChoice) -> LaionClapEncoder:
         """The encoder the ``embedding`` parameters configure (``embedding.laion_clap``)."""
         return cls(params.laion_clap)
+
+    @classmethod
+    def resource_checks(cls, params: EncoderChoice) -> dict[str, Callable[[], object]]:
+        """The checkpoint is found and the tokenizer loads and tells texts apart."""
+        clap = params.laion_clap
+        return {
+            "embedding.laion_clap.checkpoint": lambda: locate_checkpoint(clap.checkpoint),
+            "embedding.laion_clap.tokenizer": lambda: load_tokenizer(clap.tokenizer),
+        }
 
     def embed_text(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised text embeddings, float32 of shape ``(len(texts), dim)``."""
