@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from diffusion_link.data.audiocaps import DataPrepParams
 from diffusion_link.pipelines.bridge_training.nodes import BridgeTrainingParams
-from diffusion_link.pipelines.decoder_training.nodes import DecoderTrainingParams
+from diffusion_link.pipelines.decoder_training.params import DecoderTrainingParams
 from diffusion_link.pipelines.embedding.nodes import EmbeddingParams
 from diffusion_link.pipelines.evaluation.nodes import EvaluationParams
 
