@@ -10,7 +10,16 @@ import pandas as pd
 import torch
 
 from diffusion_link.data.embeddings import embedding_matrix
+from diffusion_link.decoder.config import Mode
 from diffusion_link.pipelines.decoder_training.params import DecoderSettings, VariantParams
+
+KEYS = ("clip_id", "caption_id")
+# A mode's rows of bridged_embeddings and the key that pairs them with captions: zero-shot, each
+# caption's own text embedding; supervised, its clip's audio embedding (once per caption).
+PAIRED_BY: dict[Mode, tuple[str, str]] = {
+    "zero_shot": ("text", "caption_id"),
+    "supervised": ("audio", "clip_id"),
+}
 
 
 def variant_rows(
@@ -41,17 +50,10 @@ def split_pairs(
 
     ``subset``: at most that many pairs, a seeded sample.
     """
-    texts = captions[captions["split"] == split][["clip_id", "caption_id", "caption"]]
-    if variant.mode == "zero_shot":
-        rows = variant_rows(bridged_embeddings, variant, "text", split)
-        pairs = rows.drop(columns="clip_id").merge(
-            texts.astype({"caption_id": str}),
-            on="caption_id",
-            how="inner",
-        )
-    else:
-        rows = variant_rows(bridged_embeddings, variant, "audio", split)
-        pairs = rows.drop(columns="caption_id").merge(texts, on="clip_id", how="inner")
+    source, key = PAIRED_BY[variant.mode]
+    texts = captions[captions["split"] == split][[*KEYS, "caption"]].astype({key: str})
+    rows = variant_rows(bridged_embeddings, variant, source, split)
+    pairs = rows.drop(columns=[k for k in KEYS if k != key]).merge(texts, on=key, how="inner")
     if pairs.empty:
         raise ValueError(f"no {split!r} embeddings could be paired with a caption")
     if subset is not None and subset < len(pairs):
