@@ -18,6 +18,8 @@ from torch import nn
 from diffusion_link.config import STRICT
 
 Mode = Literal["zero_shot", "supervised"]
+# The paper's m, soft-prefix vectors per embedding, when a config does not set it.
+PAPER_PREFIX_LENGTH: dict[str, int] = {"zero_shot": 1, "supervised": 10}
 Precision = Literal["auto", "bf16", "fp32"]  # auto: bf16 on GPU, fp32 on CPU
 DEFAULT_PROMPT = "Describe the audio you hear in one sentence."
 
@@ -59,9 +61,7 @@ class DecoderConfig:
     @property
     def num_prefix(self) -> int:
         """``m``, the number of soft-prefix vectors."""
-        if self.prefix_length is not None:
-            return self.prefix_length
-        return 1 if self.mode == "zero_shot" else 10
+        return self.prefix_length or PAPER_PREFIX_LENGTH[self.mode]
 
     @property
     def instruction(self) -> str | None:

@@ -30,7 +30,13 @@ from diffusion_link.decoder.base_model import (
     model_identity,
     resolve_dtype,
 )
-from diffusion_link.decoder.config import ACTIVATIONS, DecoderConfig, GenerationSettings, Mode
+from diffusion_link.decoder.config import (
+    ACTIVATIONS,
+    PAPER_PREFIX_LENGTH,
+    DecoderConfig,
+    GenerationSettings,
+    Mode,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +60,7 @@ class PrefixHead(nn.Module):
         super().__init__()
         self.mode = mode
         self.hidden_size = hidden_size
-        self.prefix_length = prefix_length or (1 if mode == "zero_shot" else 10)
+        self.prefix_length = prefix_length or PAPER_PREFIX_LENGTH[mode]
         out = self.prefix_length * hidden_size
         if mode == "zero_shot":
             self.net = nn.Sequential(nn.Linear(embedding_dim, out))
