@@ -33,8 +33,9 @@ from pathlib import Path
 
 import torch
 
-from diffusion_link.decoder.model import CaptionDecoder, DecoderConfig, GenerationSettings
-from diffusion_link.decoder.trainer import DecoderTrainer, TrainSettings
+from diffusion_link.decoder.config import DecoderConfig, GenerationSettings, TrainSettings
+from diffusion_link.decoder.model import CaptionDecoder
+from diffusion_link.decoder.trainer import DecoderTrainer
 
 PROJECT = Path(__file__).resolve().parents[1]
 SMOLLM2 = PROJECT / "data" / "06_models" / "smollm2-135m-instruct"

@@ -11,10 +11,13 @@ DEFAULT_ROOT = PROJECT_ROOT / "data" / "01_raw" / "audiocaps_default"
 
 @pytest.fixture(autouse=True)
 def _restore_kedro_env(monkeypatch):
-    """Every test starts without KEDRO_ENV, and what a run sets there is undone after it
-    (``RunEnvironmentHook`` exports the run's environment; an in-process ``--env paper`` run
-    would otherwise leak into later tests that read ``KEDRO_ENV``)."""
+    """Every test starts without KEDRO_ENV and with every decoder variant registered, and the
+    variants a run registers are undone after it (``DecoderVariantsHook`` registers the run's
+    configured variants; an in-process ``--env`` run would otherwise leak into later tests)."""
+    from diffusion_link import pipeline_registry
+
     monkeypatch.delenv("KEDRO_ENV", raising=False)
+    monkeypatch.setattr(pipeline_registry, "_decoder_variants", pipeline_registry._decoder_variants)
 
 
 @pytest.fixture(scope="session")

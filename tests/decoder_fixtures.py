@@ -68,7 +68,7 @@ def make_tiny_llama(path: Path, seed: int = 0, hidden: int = 64, pad: bool = Fal
 
 def tiny_config(model: Path, dim: int = 16, dropout: float = 0.0):
     """A zero-shot decoder on ``model``: LoRA r 4 on q/v, fp32, captions of <= 12 tokens."""
-    from diffusion_link.decoder.model import DecoderConfig
+    from diffusion_link.decoder.config import DecoderConfig
 
     return DecoderConfig(
         base_model=str(model),

@@ -316,7 +316,7 @@ HOSTILE = "; touch {canary} #"
 def hostile_launch(tmp_path: Path) -> tuple[list[str], dict[str, str], Path]:
     """The real command that ``train_decoder`` would run for hostile catalog parameters."""
     from diffusion_link.decoder.launch import launch_command
-    from diffusion_link.pipelines.decoder_training.nodes import DecoderSettings, _launch
+    from diffusion_link.pipelines.decoder_training.params import DecoderSettings
 
     canary = tmp_path / "owned"
     values = {
@@ -337,7 +337,7 @@ def hostile_launch(tmp_path: Path) -> tuple[list[str], dict[str, str], Path]:
     )
     # as train_decoder does: the job folder is Path(job_dir) / "<mode>_<bridge>"
     job_folder = Path(settings.job_dir) / "zero_shot_none"
-    return launch_command(job_folder, _launch(settings), machine_rank=0), values, canary
+    return launch_command(job_folder, settings.launch(), machine_rank=0), values, canary
 
 
 def test_hostile_parameters_are_single_intact_arguments(tmp_path):

@@ -1,13 +1,34 @@
-"""Project pipelines: every folder under ``pipelines/`` is one registered pipeline."""
+"""Project pipelines: every folder under ``pipelines/`` is one registered pipeline.
+
+``decoder_training`` is registered as the sub-pipeline of the run's decoder variants: those
+named in ``decoder_training.variants`` of the run's configuration environment, which
+:class:`~diffusion_link.project.hooks.DecoderVariantsHook` passes to
+:func:`use_decoder_variants` once the context exists, before Kedro builds the pipelines
+(every variant when no run has named them, e.g. ``kedro viz``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from kedro.framework.project import find_pipelines
 from kedro.pipeline import Pipeline
+
+from diffusion_link.pipelines import decoder_training
+from diffusion_link.pipelines.decoder_training.params import VARIANTS
+
+_decoder_variants: tuple[str, ...] = tuple(VARIANTS)
+
+
+def use_decoder_variants(names: Iterable[str]) -> None:
+    """Register ``decoder_training`` (and so ``__default__``) with the variants ``names``."""
+    global _decoder_variants
+    _decoder_variants = tuple(names)
 
 
 def register_pipelines() -> dict[str, Pipeline]:
     """Register each pipeline by its folder name; ``__default__`` runs them all."""
     pipelines = find_pipelines(raise_errors=True)
+    pipelines["decoder_training"] = decoder_training.create_pipeline(_decoder_variants)
     pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
     return pipelines

@@ -3,13 +3,13 @@
 from kedro.config import OmegaConfigLoader
 
 from diffusion_link.project.hooks import (
+    DecoderVariantsHook,
     ParameterCheckHook,
     ResourceCheckHook,
-    RunEnvironmentHook,
     RunLockHook,
 )
 
-HOOKS = (RunEnvironmentHook(), ParameterCheckHook(), RunLockHook(), ResourceCheckHook())
+HOOKS = (DecoderVariantsHook(), ParameterCheckHook(), RunLockHook(), ResourceCheckHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -11,6 +11,8 @@ import pytest
 import torch
 
 from decoder_fixtures import CAPTIONS, tiny_config
+from diffusion_link.decoder.base_model import ModelNotAvailableError
+from diffusion_link.decoder.config import TrainSettings
 from diffusion_link.decoder.launch import (
     Job,
     LaunchSettings,
@@ -20,8 +22,8 @@ from diffusion_link.decoder.launch import (
     trainable_checksum,
     worker_command,
 )
-from diffusion_link.decoder.model import CaptionDecoder, ModelNotAvailableError
-from diffusion_link.decoder.trainer import TrainSettings
+from diffusion_link.decoder.model import CaptionDecoder
+from diffusion_link.decoder.trainer import DecoderTrainer
 
 DIM = 16
 SETTINGS = TrainSettings(epochs=3, batch_size=2, lr=1e-2, checkpoint_every=2, progress=False)
@@ -72,7 +74,7 @@ def test_one_process_is_the_same_training_as_in_this_process(tiny_llama, tmp_pat
     assert len(reports) == 1 and reports[0]["world_size"] == 1 and reports[0]["steps"] == 12
     torch.manual_seed(SETTINGS.seed)
     local = CaptionDecoder.build(job.config)
-    local.fit(_embeddings(), CAPTIONS, SETTINGS)
+    DecoderTrainer(local, _embeddings(), CAPTIONS, SETTINGS).run()
     assert trainable_checksum(local) == trainable_checksum(launched)
     assert [r["loss"] for r in local.history] == [r["loss"] for r in launched.history]
 

@@ -10,15 +10,10 @@ import pytest
 import torch
 
 from decoder_fixtures import CAPTIONS, make_tiny_llama
-from diffusion_link.decoder.model import (
-    CaptionDecoder,
-    DecoderConfig,
-    DecoderMismatchError,
-    GenerationSettings,
-    ModelNotAvailableError,
-    PrefixHead,
-)
-from diffusion_link.decoder.trainer import TrainSettings, drop_empty_captions, warmup_cosine
+from diffusion_link.decoder.base_model import DecoderMismatchError, ModelNotAvailableError
+from diffusion_link.decoder.config import DecoderConfig, GenerationSettings, TrainSettings
+from diffusion_link.decoder.model import CaptionDecoder, PrefixHead
+from diffusion_link.decoder.trainer import DecoderTrainer, drop_empty_captions, warmup_cosine
 
 PROJECT = Path(__file__).resolve().parents[2]
 SMOLLM2 = PROJECT / "data" / "06_models" / "smollm2-135m-instruct"
@@ -137,7 +132,7 @@ def test_training_lowers_the_loss(tiny_llama):
     decoder = _decoder(tiny_llama, lora=WIDE_LORA)
     embeddings = _embeddings(len(CAPTIONS))
     settings = TrainSettings(epochs=15, batch_size=4, lr=1e-2, warmup_epochs=1, progress=False)
-    history = decoder.fit(embeddings, CAPTIONS, settings)
+    history = DecoderTrainer(decoder, embeddings, CAPTIONS, settings).run()
     assert len(history) == 30
     first = sum(h["loss"] for h in history[:3]) / 3
     last = sum(h["loss"] for h in history[-3:]) / 3
@@ -153,7 +148,7 @@ def test_gradient_accumulation_and_noise_run(tiny_llama):
     settings = TrainSettings(
         epochs=1, batch_size=2, grad_accumulation=2, noise_std=0.05, lr=1e-3, progress=False
     )
-    history = decoder.fit(_embeddings(8), CAPTIONS, settings)
+    history = DecoderTrainer(decoder, _embeddings(8), CAPTIONS, settings).run()
     assert len(history) == 2 and all(h["loss"] > 0 for h in history)
 
 
@@ -161,7 +156,7 @@ def test_gradient_accumulation_and_noise_run(tiny_llama):
 def trained(tiny_llama, tmp_path_factory):
     decoder = _decoder(tiny_llama)
     settings = TrainSettings(epochs=5, batch_size=4, lr=3e-3, progress=False)
-    decoder.fit(_embeddings(len(CAPTIONS)), CAPTIONS, settings)
+    DecoderTrainer(decoder, _embeddings(len(CAPTIONS)), CAPTIONS, settings).run()
     path = tmp_path_factory.mktemp("saved") / "decoder"
     decoder.save_pretrained(path)
     return decoder, path
@@ -233,9 +228,9 @@ def test_real_smollm2_trains_and_captions():
     torch.manual_seed(0)
     config = DecoderConfig(base_model=str(SMOLLM2), mode="zero_shot", embedding_dim=DIM)
     decoder = CaptionDecoder.build(config)
-    history = decoder.fit(
-        _embeddings(4), CAPTIONS[:4], TrainSettings(epochs=2, batch_size=4, progress=False)
-    )
+    history = DecoderTrainer(
+        decoder, _embeddings(4), CAPTIONS[:4], TrainSettings(epochs=2, batch_size=4, progress=False)
+    ).run()
     assert len(history) == 2
     captions = decoder.generate(_embeddings(2, seed=1), GenerationSettings(max_new_tokens=10))
     assert len(captions) == 2
@@ -244,7 +239,7 @@ def test_real_smollm2_trains_and_captions():
 
 def test_identity_is_the_same_in_fp32_and_bf16(tiny_llama):
     """An adapter trained in bf16 on a GPU is accepted for the same model in fp32 on a CPU."""
-    from diffusion_link.decoder.model import load_base_model, model_identity
+    from diffusion_link.decoder.base_model import load_base_model, model_identity
 
     model, _ = load_base_model(str(tiny_llama))
     fp32 = model_identity(model, "tiny")

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from decoder_fixtures import CAPTIONS, make_tiny_llama
-from diffusion_link.decoder.model import CaptionDecoder, DecoderConfig, GenerationSettings
-from diffusion_link.decoder.trainer import TrainSettings
+from diffusion_link.decoder.config import DecoderConfig, GenerationSettings, TrainSettings
+from diffusion_link.decoder.model import CaptionDecoder
+from diffusion_link.decoder.trainer import DecoderTrainer
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 DIM = 16
@@ -37,7 +38,7 @@ def test_bf16_training_generation_and_round_trip_on_gpu(tmp_path, mode):
     assert decoder.autocast_dtype == torch.bfloat16  # precision "auto" on a GPU
     assert decoder.llm.get_input_embeddings().weight.dtype == torch.bfloat16
     settings = TrainSettings(epochs=10, batch_size=4, lr=1e-2, progress=False)
-    history = decoder.fit(_embeddings(len(CAPTIONS)), CAPTIONS, settings)
+    history = DecoderTrainer(decoder, _embeddings(len(CAPTIONS)), CAPTIONS, settings).run()
     assert all(torch.isfinite(torch.tensor(h["loss"])) for h in history)
     assert history[-1]["loss"] < history[0]["loss"]
     generation = GenerationSettings(max_new_tokens=6, batch_size=3)

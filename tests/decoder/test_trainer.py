@@ -15,9 +15,10 @@ import torch
 
 from decoder_fixtures import CAPTIONS, tiny_config
 from diffusion_link.core.training import TrainingStateStore
+from diffusion_link.decoder.config import TrainSettings
 from diffusion_link.decoder.launch import trainable_checksum
 from diffusion_link.decoder.model import CaptionDecoder
-from diffusion_link.decoder.trainer import DecoderTrainer, TrainSettings
+from diffusion_link.decoder.trainer import DecoderTrainer
 from kill_and_resume import first_kill_mid_training, kill_once_saved
 
 TESTS = Path(__file__).resolve().parents[1]

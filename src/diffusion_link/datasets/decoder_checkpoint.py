@@ -9,6 +9,7 @@ from kedro.io.core import DatasetError, Version
 
 from diffusion_link.datasets.pretrained_folder import PretrainedFolderDataset
 from diffusion_link.decoder.model import CaptionDecoder
+from diffusion_link.device import resolve_device
 
 
 class DecoderCheckpointDataset(PretrainedFolderDataset[CaptionDecoder]):
@@ -37,15 +38,11 @@ class DecoderCheckpointDataset(PretrainedFolderDataset[CaptionDecoder]):
         super().__init__(filepath, version, metadata)
 
     def load(self) -> CaptionDecoder:
-        device = self._load_args.get("device", "auto")
-        if device == "auto":
-            import torch
-
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+        """The saved decoder on ``load_args.device`` (``auto``: CUDA when available)."""
         return CaptionDecoder.from_pretrained(
             Path(self._get_load_path()),
             base_model=self._load_args.get("base_model"),
-            device=device,
+            device=resolve_device(self._load_args.get("device", "auto")),
         )
 
     def _describe(self) -> dict[str, Any]:

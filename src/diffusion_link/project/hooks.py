@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
+import warnings
 from pathlib import Path
 from typing import Any
 
-from kedro.config import MissingConfigException
+from kedro.config import MissingConfigException, OmegaConfigLoader
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 from kedro.io import CatalogProtocol
@@ -18,18 +18,43 @@ from diffusion_link.project.run_lock import OPT_OUT, RunLock, acquire_run_lock, 
 logger = logging.getLogger(__name__)
 
 
-class RunEnvironmentHook:
-    """Expose the run's configuration environment to pipeline construction.
+def configured_variants(conf_source: str | Path, env: str | None) -> list[str]:
+    """The decoder variants of ``decoder_training.variants`` in ``env``, in the report's order.
 
-    ``decoder_training`` builds one namespace per configured variant, and Kedro builds
-    pipelines after the context exists but without telling them the environment:
-    ``kedro run --env paper`` therefore publishes ``paper`` as ``KEDRO_ENV`` here.
+    Read from the configuration files alone (no ``--params``); names that are no variant are
+    left to :class:`ParameterCheckHook`, which refuses them by their dotted key.
+    """
+    from diffusion_link.pipelines.decoder_training.params import VARIANTS
+    from diffusion_link.settings import CONFIG_LOADER_ARGS
+
+    with warnings.catch_warnings():  # a second loader re-registers Kedro's resolvers: harmless
+        warnings.simplefilter("ignore", UserWarning)
+        loader = OmegaConfigLoader(conf_source=str(conf_source), env=env, **CONFIG_LOADER_ARGS)
+        try:
+            parameters = loader["parameters"]
+        except MissingConfigException:
+            parameters = {}
+    variants = (parameters.get("decoder_training") or {}).get("variants") or {}
+    return [name for name in VARIANTS if name in variants]
+
+
+class DecoderVariantsHook:
+    """Register the ``decoder_training`` variants that the run's configuration names.
+
+    Kedro builds pipelines after the context exists but tells them nothing of it: here the
+    variants of ``decoder_training.variants`` in the run's environment (``conf/base``: two,
+    ``kedro run --env paper``: six) become the registered ``decoder_training`` sub-pipeline
+    (:func:`diffusion_link.pipeline_registry.use_decoder_variants`), before any pipeline is
+    built. A variant named only by ``--params`` is not one of them: :class:`ParameterCheckHook`
+    refuses it.
     """
 
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
-        if context.env:
-            os.environ["KEDRO_ENV"] = context.env
+        """Pass the configured variants to the pipeline registry."""
+        from diffusion_link.pipeline_registry import use_decoder_variants
+
+        use_decoder_variants(configured_variants(context.config_loader.conf_source, context.env))
 
 
 class ParameterCheckHook:
@@ -39,7 +64,7 @@ class ParameterCheckHook:
     the typed node inputs on its own), so that every problem is reported the same way: by its
     dotted key (:func:`diffusion_link.project.parameters.check_parameters`). The pipelines are the ones
     the run requested (all of them for ``__default__``); it runs after
-    :class:`RunEnvironmentHook`, whose environment decides ``decoder_training``'s variants.
+    :class:`DecoderVariantsHook`, which decides ``decoder_training``'s variants.
     """
 
     @hook_impl(trylast=True)

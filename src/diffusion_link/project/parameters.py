@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from diffusion_link.pipelines.bridge_training.params import BridgeTrainingParams
 from diffusion_link.pipelines.data_prep.params import DataPrepParams
-from diffusion_link.pipelines.decoder_training.nodes import DecoderTrainingParams
+from diffusion_link.pipelines.decoder_training.params import DecoderTrainingParams
 from diffusion_link.pipelines.embedding.params import EmbeddingParams
 from diffusion_link.pipelines.evaluation.params import EvaluationParams
 

@@ -48,7 +48,7 @@ def embedding_problems(embedding: Mapping[str, Any]) -> list[str]:
 
 def decoder_problems(settings: Mapping[str, Any]) -> list[str]:
     """The problems of the caption LLM ``decoder_training.settings.model``."""
-    from diffusion_link.decoder.model import check_base_model
+    from diffusion_link.decoder.base_model import check_base_model
 
     model = settings.get("model")
     return _problem("decoder_training.settings.model", lambda: check_base_model(str(model)))

@@ -19,15 +19,12 @@ from kedro_datasets.pandas import CSVDataset
 
 from diffusion_link.data.embeddings import with_embeddings
 from diffusion_link.datasets import DecoderCheckpointDataset, TrainingStateDataset
-from diffusion_link.decoder.model import GenerationSettings
+from diffusion_link.decoder.config import GenerationSettings
 from diffusion_link.pipelines.decoder_training import create_pipeline
-from diffusion_link.pipelines.decoder_training.nodes import (
-    DecoderSettings,
-    VariantParams,
-    training_pairs,
-    validation_pairs,
-)
-from diffusion_link.pipelines.decoder_training.pipeline import ALL_VARIANTS, configured_variants
+from diffusion_link.pipelines.decoder_training.pairs import training_pairs, validation_pairs
+from diffusion_link.pipelines.decoder_training.params import VARIANTS as ALL_VARIANTS
+from diffusion_link.pipelines.decoder_training.params import DecoderSettings, VariantParams
+from diffusion_link.project.hooks import configured_variants
 
 TESTS = Path(__file__).resolve().parents[2]
 PROJECT = TESTS.parent
@@ -114,13 +111,15 @@ def pipeline_run(tiny_llama, tmp_path_factory):
     datasets = {
         "bridged_embeddings": MemoryDataset(bridged),
         "captions": MemoryDataset(captions),
-        "params:decoder_training.settings": MemoryDataset(params["settings"]),
+        "params:decoder_training.settings": MemoryDataset(
+            DecoderSettings.model_validate(params["settings"])
+        ),
         "generated_captions": KeptDataset(),
         **_reporting_datasets(root),
     }
     for name in VARIANTS:
         datasets[f"params:decoder_training.variants.{name}"] = MemoryDataset(
-            params["variants"][name]
+            VariantParams.model_validate(params["variants"][name])
         )
         datasets[f"{name}.decoder"] = DecoderCheckpointDataset(
             str(root / name), version=Version(None, None), load_args={"device": "cpu"}
@@ -262,8 +261,9 @@ def test_missing_bridge_rows_are_a_clear_error(tiny_llama):
 
 
 def test_variants_come_from_configuration():
-    assert configured_variants("base") == ["zero_shot_none", "zero_shot_diffusion_link"]
-    assert configured_variants("paper") == list(ALL_VARIANTS)
+    conf = PROJECT / "conf"
+    assert configured_variants(conf, "base") == ["zero_shot_none", "zero_shot_diffusion_link"]
+    assert configured_variants(conf, "paper") == list(ALL_VARIANTS)
     pipeline = create_pipeline(variants=["zero_shot_none"])
     assert pipeline.outputs() == {
         "generated_captions",

@@ -19,14 +19,14 @@ from matplotlib.figure import Figure
 from diffusion_link.core.bridges import Bridge
 from diffusion_link.core.validation import draw_agreement
 from diffusion_link.data.embeddings import embedding_matrix
-from diffusion_link.decoder.model import Mode
+from diffusion_link.decoder.config import Mode
 from diffusion_link.metrics.caption_tables import (
     caption_references,
     caption_variants,
     captioning_table,
 )
 from diffusion_link.metrics.gap_tables import s_star_cosines, split_gap_metrics
-from diffusion_link.pipelines.decoder_training.nodes import BRIDGE_ROWS
+from diffusion_link.pipelines.decoder_training.params import BRIDGE_ROWS
 from diffusion_link.pipelines.evaluation.params import EvaluationParams
 from diffusion_link.reporting.report import EmbeddingTables, report_json
 from diffusion_link.reporting.report_markdown import ReportContext, report_markdown
