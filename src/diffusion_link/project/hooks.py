@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from pathlib import Path
 from typing import Any
 
-from kedro.config import MissingConfigException, OmegaConfigLoader
+from kedro.config import AbstractConfigLoader, MissingConfigException
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 from kedro.io import CatalogProtocol
@@ -18,22 +17,19 @@ from diffusion_link.project.run_lock import OPT_OUT, RunLock, acquire_run_lock, 
 logger = logging.getLogger(__name__)
 
 
-def configured_variants(conf_source: str | Path, env: str | None) -> list[str]:
-    """The decoder variants of ``decoder_training.variants`` in ``env``, in the report's order.
+def configured_variants(config_loader: AbstractConfigLoader) -> list[str]:
+    """The decoder variants of ``decoder_training.variants`` in the loader's environment.
 
-    Read from the configuration files alone (no ``--params``); names that are no variant are
-    left to :class:`ParameterCheckHook`, which refuses them by their dotted key.
+    Read from the configuration files alone (no ``--params``), in the report's order; names
+    that are no variant are left to :class:`ParameterCheckHook`, which refuses them by their
+    dotted key.
     """
     from diffusion_link.pipelines.decoder_training.params import VARIANTS
-    from diffusion_link.settings import CONFIG_LOADER_ARGS
 
-    with warnings.catch_warnings():  # a second loader re-registers Kedro's resolvers: harmless
-        warnings.simplefilter("ignore", UserWarning)
-        loader = OmegaConfigLoader(conf_source=str(conf_source), env=env, **CONFIG_LOADER_ARGS)
-        try:
-            parameters = loader["parameters"]
-        except MissingConfigException:
-            parameters = {}
+    try:
+        parameters = config_loader["parameters"]
+    except MissingConfigException:
+        parameters = {}
     variants = (parameters.get("decoder_training") or {}).get("variants") or {}
     return [name for name in VARIANTS if name in variants]
 
@@ -54,7 +50,7 @@ class DecoderVariantsHook:
         """Pass the configured variants to the pipeline registry."""
         from diffusion_link.pipeline_registry import use_decoder_variants
 
-        use_decoder_variants(configured_variants(context.config_loader.conf_source, context.env))
+        use_decoder_variants(configured_variants(context.config_loader))
 
 
 class ParameterCheckHook:

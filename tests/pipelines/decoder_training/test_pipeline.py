@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.io.core import Version
 from kedro.runner import SequentialRunner
@@ -25,6 +26,7 @@ from diffusion_link.pipelines.decoder_training.pairs import training_pairs, vali
 from diffusion_link.pipelines.decoder_training.params import VARIANTS as ALL_VARIANTS
 from diffusion_link.pipelines.decoder_training.params import DecoderSettings, VariantParams
 from diffusion_link.project.hooks import configured_variants
+from diffusion_link.settings import CONFIG_LOADER_ARGS
 
 TESTS = Path(__file__).resolve().parents[2]
 PROJECT = TESTS.parent
@@ -261,9 +263,11 @@ def test_missing_bridge_rows_are_a_clear_error(tiny_llama):
 
 
 def test_variants_come_from_configuration():
-    conf = PROJECT / "conf"
-    assert configured_variants(conf, "base") == ["zero_shot_none", "zero_shot_diffusion_link"]
-    assert configured_variants(conf, "paper") == list(ALL_VARIANTS)
+    def conf(env: str) -> OmegaConfigLoader:
+        return OmegaConfigLoader(str(PROJECT / "conf"), env=env, **CONFIG_LOADER_ARGS)
+
+    assert configured_variants(conf("base")) == ["zero_shot_none", "zero_shot_diffusion_link"]
+    assert configured_variants(conf("paper")) == list(ALL_VARIANTS)
     pipeline = create_pipeline(variants=["zero_shot_none"])
     assert pipeline.outputs() == {
         "generated_captions",
