@@ -11,6 +11,7 @@ from kedro.framework.project import configure_project
 
 
 def main(*args, **kwargs) -> Any:
+    """Run the project's Kedro command line (``python -m diffusion_link``)."""
     package_name = Path(__file__).parent.name
     configure_project(package_name)
 

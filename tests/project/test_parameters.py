@@ -253,8 +253,6 @@ def test_the_projects_parameters_reach_the_runner(project, pipeline, env):
 
 @pytest.mark.parametrize("env", [None, "paper"])
 def test_every_group_of_the_configuration_is_known_and_fits_its_model(project, env, monkeypatch):
-    if env:
-        monkeypatch.setenv("KEDRO_ENV", env)  # decoder_training's variants come from it
     loader = OmegaConfigLoader(conf_source=str(project / "conf"), env=env, **CONFIG_LOADER_ARGS)
     parameters = loader["parameters"]
     assert set(parameters) == set(PARAMETER_GROUPS)

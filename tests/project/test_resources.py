@@ -37,7 +37,6 @@ def project(tmp_path_factory) -> Path:
 def _offline_with_an_empty_cache(monkeypatch, tmp_path):
     from huggingface_hub import constants
 
-    monkeypatch.delenv("KEDRO_ENV", raising=False)  # RunEnvironmentHook sets it: undone after
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))  # nothing cached
 

@@ -94,11 +94,13 @@ class IdentityBridge:
         }
 
     def save_pretrained(self, directory: str | Path) -> None:
+        """Write the bridge's ``config.json`` into ``directory`` (atomically)."""
         with atomic_directory(Path(directory)) as partial:
             (partial / CONFIG_NAME).write_text(json.dumps(self._config(), indent=2))
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, map_location: str = "cpu") -> IdentityBridge:
+        """The bridge saved in ``directory`` by :meth:`save_pretrained`."""
         return cls(**_read_config(Path(directory), cls.method)["config"])
 
 
@@ -140,6 +142,7 @@ class C3Bridge(IdentityBridge):
 
     @classmethod
     def from_pretrained(cls, directory: str | Path, map_location: str = "cpu") -> C3Bridge:
+        """The C3 bridge saved in ``directory``, with its modality means."""
         saved = _read_config(Path(directory), cls.method)
         stats = {k: torch.tensor(v) for k, v in saved["normalisation"].items()}
         return cls(saved["config"]["dim"], **stats)
@@ -164,6 +167,7 @@ class DiffusionBridge(DiffusionLink):
     trains_on_audio: ClassVar[bool] = False  # Diffusion-Bridge never sees audio in training
 
     def predict_x0(self, z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """phi applied to ``z`` re-projected onto the sphere of radius ``norm_scale``."""
         return self(F.normalize(z, dim=-1) * self.config.norm_scale, s)
 
     def _sample(
@@ -194,6 +198,7 @@ class DiffGap(DiffusionLink):
     def forward(
         self, z: torch.Tensor, s: torch.Tensor, condition: torch.Tensor | None = None
     ) -> torch.Tensor:
+        """phi(z_s, s | condition): the predicted clean text embedding."""
         if condition is None:
             raise ValueError("DiffGap's denoiser needs the condition embedding")
         joint = torch.cat([z, condition], dim=-1).to(self._network_dtype())

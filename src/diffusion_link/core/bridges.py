@@ -60,13 +60,20 @@ class Bridge(Protocol):
     trains_on_audio: ClassVar[bool]
 
     @classmethod
-    def from_means(cls, config: DiffusionConfig, means: Mapping[str, torch.Tensor]) -> Bridge: ...
+    def from_means(cls, config: DiffusionConfig, means: Mapping[str, torch.Tensor]) -> Bridge:
+        """The bridge for embeddings of ``config.dim``, from the training ``means``."""
 
-    def bridge(self, embeddings: torch.Tensor, **kwargs: Any) -> torch.Tensor: ...
+    def bridge(self, embeddings: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        """Raw embeddings of one modality -> unit text-like embeddings."""
 
-    def target_text(self, text: torch.Tensor) -> torch.Tensor: ...
+    def target_text(self, text: torch.Tensor) -> torch.Tensor:
+        """Raw text embeddings in the space the bridge's outputs live in."""
 
-    def save_pretrained(self, directory: str | Path) -> None: ...
+    def to(self, device: torch.device | str) -> Bridge:
+        """The bridge with its weights and statistics on ``device``."""
+
+    def save_pretrained(self, directory: str | Path) -> None:
+        """Write the bridge into ``directory``."""
 
 
 # The registry: every bridge by its ``method`` name, in the paper's Table 1 order.

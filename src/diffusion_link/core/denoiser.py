@@ -43,6 +43,7 @@ class ResidualBlock(nn.Module):
         self.out_linear = _zero_linear(width, width)
 
     def forward(self, x: torch.Tensor, time: torch.Tensor) -> torch.Tensor:
+        """``x`` plus the block's update, conditioned on the time embedding."""
         h = self.in_linear(F.silu(self.in_norm(x))) + self.time_linear(F.silu(time))
         return x + self.out_linear(self.dropout(F.silu(self.out_norm(h))))
 
@@ -77,6 +78,7 @@ class ResidualMLPDenoiser(nn.Module):
         self.output = _zero_linear(width, dim)
 
     def forward(self, z: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """The predicted clean embedding for ``z`` at steps ``s``."""
         time = self.time_mlp(timestep_embedding(s, self.time_dim).to(z.dtype))
         h = self.input(z)
         for block in self.blocks:

@@ -280,4 +280,5 @@ class DiffusionLink(nn.Module):
         return model.to(map_location).eval()
 
     def extra_repr(self) -> str:
+        """The diffusion config, shown by ``repr(model)``."""
         return ", ".join(f"{k}={v}" for k, v in asdict(self.config).items())

@@ -23,6 +23,7 @@ class TrainingStateStore:
         self.path = Path(path)
 
     def load(self) -> dict[str, Any] | None:
+        """The saved tensors and metadata, or None when nothing is saved yet."""
         if not self.path.is_file():
             return None
         remedy = "delete it to start this training from scratch"
@@ -34,6 +35,7 @@ class TrainingStateStore:
         return {"tensors": tensors, "meta": meta}
 
     def save(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        """Replace the saved state by ``tensors`` and ``meta`` (atomically)."""
         cpu = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
         with atomic_file(self.path) as partial:
             save_file(cpu, partial, metadata={"json": json.dumps(meta, default=_plain)})
@@ -47,10 +49,12 @@ def _plain(value: Any) -> Any:
 
 
 def prefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``tensors`` with their names under ``prefix.``."""
     return {f"{prefix}.{k}": v for k, v in tensors.items()}
 
 
 def unprefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The tensors named under ``prefix.``, with the prefix removed."""
     cut = len(prefix) + 1
     return {k[cut:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
 

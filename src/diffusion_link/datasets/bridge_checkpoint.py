@@ -16,6 +16,7 @@ class BridgeCheckpointDataset(PretrainedFolderDataset[Bridge]):
     """A bridge saved with ``save_pretrained`` (safetensors + config.json) in a local folder."""
 
     def load(self) -> Bridge:
+        """The saved bridge of this version, whatever its method."""
         return load_bridge(Path(self._get_load_path()))
 
 
@@ -31,9 +32,11 @@ class TrainingStateDataset(AbstractDataset[None, TrainingStateStore]):
         self.metadata = metadata
 
     def load(self) -> TrainingStateStore:
+        """The store the training loop reads and writes its state through."""
         return TrainingStateStore(self._filepath)
 
     def save(self, data: None) -> None:
+        """Refused: the training loop writes the state itself."""
         raise DatasetError("training state is written by the training loop, not through save()")
 
     def _exists(self) -> bool:

@@ -23,6 +23,7 @@ class PretrainedFolderDataset(AbstractVersionedDataset[Model, Model], Generic[Mo
         super().__init__(filepath=PurePosixPath(filepath), version=version)
 
     def save(self, data: Model) -> None:
+        """Save ``data`` into this version's folder with its ``save_pretrained``."""
         data.save_pretrained(Path(self._get_save_path()))
 
     def _exists(self) -> bool:

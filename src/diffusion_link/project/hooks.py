@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,10 @@ def configured_variants(config_loader: AbstractConfigLoader) -> list[str]:
     """
     from diffusion_link.pipelines.decoder_training.params import VARIANTS
 
+    files_only = copy.copy(config_loader)
+    files_only.runtime_params = {}  # without --params: a variant named only there is refused
     try:
-        parameters = config_loader["parameters"]
+        parameters = files_only["parameters"]
     except MissingConfigException:
         parameters = {}
     variants = (parameters.get("decoder_training") or {}).get("variants") or {}

@@ -47,6 +47,7 @@ def one_bridge() -> Pipeline:
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    """One train -> apply namespace per registered bridge, then the shared nodes."""
     bridges = sum(
         (
             Pipeline(
