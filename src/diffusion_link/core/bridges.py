@@ -1,20 +1,11 @@
 """The bridges compared in the paper's Table 1: one interface, one registry, one fitting routine.
 
-Every bridge maps raw encoder embeddings of one modality to L2-normalised text-like embeddings
-(the baselines are in :mod:`diffusion_link.core.baselines`):
-
-- ``identity``: the raw CLAP embeddings, L2-normalised (the paper's "CLAP" column).
-- ``c3``: C3's collapse (Zhang et al., 2024): subtract the modality's training mean and
-  re-normalise. C3's "corrupt" step (noise on text during decoder training) belongs to the
-  decoder, not to the bridge.
-- ``diffusion_bridge``: Diffusion-Bridge (Lee et al., 2025) trained on text only with an
-  SNR-weighted x0 loss; the noisy input is re-projected to norm ``norm_scale`` before every
-  denoiser call; the normalised audio embedding is injected at ``injection_step`` without noise
-  and DDIM runs to 0. Its 1-D U-Net is replaced by the same residual MLP as Diffusion-Link, so
-  the comparison isolates the training recipe.
-- ``diffgap``: DiffGap (Mo et al., 2025): a conditional denoiser that generates the text
-  embedding from pure Gaussian noise, conditioned on the input embedding.
-- ``diffusion_link``: the method (:class:`diffusion_link.core.model.DiffusionLink`).
+Every bridge maps raw encoder embeddings of one modality to L2-normalised text-like embeddings.
+:data:`BRIDGE_CLASSES` registers them by name in Table 1's order: the baselines ``identity``,
+``c3``, ``diffusion_bridge`` and ``diffgap`` (:mod:`diffusion_link.core.baselines`) and the
+method, ``diffusion_link`` (:class:`diffusion_link.core.model.DiffusionLink`).
+:func:`fit_bridge` fits any of them on paired training embeddings; :func:`load_bridge` reads
+any saved one back.
 """
 
 from __future__ import annotations
