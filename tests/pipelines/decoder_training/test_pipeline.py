@@ -31,6 +31,7 @@ from diffusion_link.settings import CONFIG_LOADER_ARGS
 TESTS = Path(__file__).resolve().parents[2]
 PROJECT = TESTS.parent
 sys.path.insert(0, str(TESTS))
+from catalog_fixtures import KeptDataset  # noqa: E402
 from decoder_fixtures import CAPTIONS  # noqa: E402
 from figure_fixtures import KeptFigure  # noqa: E402
 
@@ -80,11 +81,6 @@ def _params(model: Path) -> dict:
 def _variant(name: str) -> dict:
     mode = "zero_shot" if name.startswith("zero_shot") else "supervised"
     return {"mode": mode, "bridge": name.removeprefix(f"{mode}_")}
-
-
-class KeptDataset(MemoryDataset):
-    def _release(self) -> None:
-        pass
 
 
 def _reporting_datasets(root: Path) -> dict:

@@ -8,6 +8,7 @@ from kedro.io import DataCatalog, MemoryDataset
 from kedro.runner import SequentialRunner
 from pydantic import ValidationError
 
+from catalog_fixtures import KeptDataset
 from diffusion_link.data.embeddings import embedding_matrix
 from diffusion_link.pipelines.embedding import create_pipeline
 from diffusion_link.pipelines.embedding.nodes import combine_text_embeddings, encode_shards
@@ -32,13 +33,6 @@ def small_inputs(default_captions) -> tuple[pd.DataFrame, pd.DataFrame]:
     clips = captions[["clip_id", "split"]].drop_duplicates("clip_id").reset_index(drop=True)
     clips["audio_path"] = None
     return clips, captions
-
-
-class KeptDataset(MemoryDataset):
-    """A MemoryDataset the runner cannot release, so a test can read intermediate outputs."""
-
-    def _release(self) -> None:
-        pass
 
 
 def _run(clips, captions, params) -> dict:
