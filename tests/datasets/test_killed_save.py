@@ -28,8 +28,10 @@ from kedro.io.core import DatasetError, Version  # noqa: E402
 
 from diffusion_link.data.embeddings import embedding_matrix, with_embeddings  # noqa: E402
 from diffusion_link.datasets import (  # noqa: E402
+    AtomicCSVDataset,
     AtomicJSONDataset,
     AtomicMatplotlibDataset,
+    AtomicParquetDataset,
     AtomicTextDataset,
     EmbeddingTableDataset,
 )
@@ -44,10 +46,12 @@ SRC = HERE.parents[1] / "src"
 FIRST_SAVE_GUARD_S = 90.0
 KILL_GUARD_S = 30.0
 ATTEMPTS = 5  # a kill that lands between two writes leaves nothing partial: try again
+VERSIONED = ("embedding", "figure", "parquet")  # text and csv: one unversioned file
 
 ROWS, DIM = 25_000, 1024  # a 100 MB embedding table (random float32 does not compress)
 TEXT_CHARS = 100_000_000
 FIGURE_INCHES, FIGURE_DPI = 50, 100  # a 5000 x 5000 RGBA raw image: 100 MB
+TABLE_ROWS = 2_000_000  # a caption-like table of ~60 MB as CSV, ~30 MB as Parquet
 
 
 def _dataset(kind: str, root: Path) -> Any:
@@ -58,6 +62,12 @@ def _dataset(kind: str, root: Path) -> Any:
         )
     if kind == "text":
         return AtomicTextDataset(filepath=str(root / "report.md"))
+    if kind == "csv":  # as the histories and data_quality.csv are configured
+        return AtomicCSVDataset(filepath=str(root / "history.csv"), save_args={"index": False})
+    if kind == "parquet":  # as the caption tables and generated captions are configured
+        return AtomicParquetDataset(
+            filepath=str(root / "captions.parquet"), version=Version(None, None)
+        )
     if kind == "figure":
         return AtomicMatplotlibDataset(
             filepath=str(root / "figure.rgba"),
@@ -74,6 +84,14 @@ def _embedding_table(index: int) -> pd.DataFrame:
     return with_embeddings(ids, rng.standard_normal((ROWS, DIM), dtype=np.float32), attrs)
 
 
+def _table(index: int) -> pd.DataFrame:
+    """A table whose every row says which save it belongs to."""
+    rng = np.random.default_rng(index)
+    return pd.DataFrame(
+        {"save": np.full(TABLE_ROWS, index), "value": rng.standard_normal(TABLE_ROWS)}
+    )
+
+
 def _grey(index: int) -> int:
     return 10 * (index % 20) + 20
 
@@ -84,6 +102,8 @@ def _payload(kind: str, index: int) -> Any:
         return _embedding_table(index)
     if kind == "text":
         return chr(ord("a") + index % 26) * TEXT_CHARS
+    if kind in ("csv", "parquet"):
+        return _table(index)
     figure = plt.figure(figsize=(FIGURE_INCHES, FIGURE_INCHES))
     figure.patch.set_facecolor([_grey(index) / 255] * 3)
     return figure
@@ -141,7 +161,7 @@ def _written(root: Path, kind: str, done: set[Path]) -> list[Path]:
     for path in root.rglob("*"):
         if not path.is_file() or path.stat().st_size == 0:
             continue
-        if PARTIAL_MARK in path.name or (kind != "text" and path.parent not in done):
+        if PARTIAL_MARK in path.name or (kind in VERSIONED and path.parent not in done):
             found.append(path)
         elif kind == "text" and path.stat().st_size < TEXT_CHARS:
             found.append(path)
@@ -201,6 +221,11 @@ def _check_loads_a_complete_save(kind: str, root: Path) -> None:
     elif kind == "text":
         text = dataset.load()
         assert text in (_payload(kind, last), _payload(kind, last + 1)), len(text)
+    elif kind in ("csv", "parquet"):
+        table = dataset.load()
+        (index,) = set(table["save"])
+        assert index in (last, last + 1)
+        pd.testing.assert_frame_equal(table, _payload(kind, index), check_dtype=False)
     else:
         raw = Path(dataset._get_load_path()).read_bytes()
         side = FIGURE_INCHES * FIGURE_DPI
@@ -210,7 +235,7 @@ def _check_loads_a_complete_save(kind: str, root: Path) -> None:
         assert (pixels[:, :3] == pixels[0, 0]).all() and (pixels[:, 3] == 255).all()
 
 
-@pytest.mark.parametrize("kind", ["embedding", "text", "figure"])
+@pytest.mark.parametrize("kind", ["embedding", "text", "figure", "csv", "parquet"])
 def test_a_save_killed_mid_write_leaves_the_previous_complete_version(tmp_path, kind):
     for attempt in range(ATTEMPTS):
         root = tmp_path / f"attempt{attempt}"
@@ -222,7 +247,7 @@ def test_a_save_killed_mid_write_leaves_the_previous_complete_version(tmp_path, 
     else:
         pytest.fail(f"{ATTEMPTS} kills in a row landed between two writes")
     dataset = _dataset(kind, root)
-    if kind != "text":  # versioned: the killed save's version folder is newer, and skipped
+    if kind in VERSIONED:  # the killed save's version folder is newer, and skipped
         killed = {p.parent.name for p in partials}
         assert dataset.resolve_load_version() not in killed
         assert max(killed) > dataset.resolve_load_version()

@@ -1,8 +1,10 @@
 """Kedro datasets this project needs that kedro-datasets does not provide."""
 
 from diffusion_link.datasets.atomic_save import (
+    AtomicCSVDataset,
     AtomicJSONDataset,
     AtomicMatplotlibDataset,
+    AtomicParquetDataset,
     AtomicTextDataset,
 )
 from diffusion_link.datasets.bridge_checkpoint import BridgeCheckpointDataset, TrainingStateDataset
@@ -10,8 +12,10 @@ from diffusion_link.datasets.decoder_checkpoint import DecoderCheckpointDataset
 from diffusion_link.datasets.embedding_table import EmbeddingTableDataset
 
 __all__ = [
+    "AtomicCSVDataset",
     "AtomicJSONDataset",
     "AtomicMatplotlibDataset",
+    "AtomicParquetDataset",
     "AtomicTextDataset",
     "BridgeCheckpointDataset",
     "DecoderCheckpointDataset",

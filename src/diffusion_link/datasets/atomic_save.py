@@ -1,6 +1,7 @@
 """Kedro's file datasets, saving through a temporary name that is renamed into place.
 
-Kedro's own ``JSONDataset``, ``TextDataset`` and ``MatplotlibDataset`` open their final path
+Kedro's own ``JSONDataset``, ``TextDataset``, ``MatplotlibDataset``, ``pandas.CSVDataset`` and
+``pandas.ParquetDataset`` open their final path
 and write into it, so a run killed mid-save leaves a truncated file under the final name, and
 for a versioned entry a ``<filepath>/<version>/<name>`` that Kedro takes for the newest
 version. These subclasses write to a hidden sibling (``.<name>.partial-<random>``, in the same
@@ -29,6 +30,7 @@ from typing import Any
 
 from kedro_datasets.json import JSONDataset
 from kedro_datasets.matplotlib import MatplotlibDataset
+from kedro_datasets.pandas import CSVDataset, ParquetDataset
 from kedro_datasets.text import TextDataset
 from matplotlib.figure import Figure
 
@@ -116,6 +118,15 @@ class AtomicJSONDataset(AtomicSaveMixin, JSONDataset):
 
 class AtomicTextDataset(AtomicSaveMixin, TextDataset):
     """Kedro's ``text.TextDataset``; a save appears under its final name only once complete."""
+
+
+class AtomicCSVDataset(AtomicSaveMixin, CSVDataset):
+    """Kedro's ``pandas.CSVDataset``; a save appears under its final name only once complete."""
+
+
+class AtomicParquetDataset(AtomicSaveMixin, ParquetDataset):
+    """Kedro's ``pandas.ParquetDataset``; a save (a file, or a folder with ``partition_cols``)
+    appears under its final name only once complete."""
 
 
 class AtomicMatplotlibDataset(AtomicSaveMixin, MatplotlibDataset):

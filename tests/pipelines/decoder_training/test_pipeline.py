@@ -16,10 +16,9 @@ from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.io.core import Version
 from kedro.runner import SequentialRunner
-from kedro_datasets.pandas import CSVDataset
 
 from diffusion_link.data.embeddings import with_embeddings
-from diffusion_link.datasets import DecoderCheckpointDataset, TrainingStateDataset
+from diffusion_link.datasets import AtomicCSVDataset, DecoderCheckpointDataset, TrainingStateDataset
 from diffusion_link.decoder.config import GenerationSettings
 from diffusion_link.pipelines.decoder_training import create_pipeline
 from diffusion_link.pipelines.decoder_training.pairs import training_pairs, validation_pairs
@@ -89,12 +88,12 @@ def _reporting_datasets(root: Path) -> dict:
     curves, history = catalog["decoder_training_curves"], catalog["decoder_training_history"]
     assert curves["type"] == "diffusion_link.datasets.AtomicMatplotlibDataset"
     assert curves["versioned"]
-    assert history["type"] == "pandas.CSVDataset"
+    assert history["type"] == "diffusion_link.datasets.AtomicCSVDataset"
     return {
         "decoder_training_curves": KeptFigure(
             filepath=str(root / Path(curves["filepath"]).name), version=Version(None, None)
         ),
-        "decoder_training_history": CSVDataset(
+        "decoder_training_history": AtomicCSVDataset(
             filepath=str(root / Path(history["filepath"]).name), save_args=history["save_args"]
         ),
     }
