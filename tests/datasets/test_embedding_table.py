@@ -1,11 +1,15 @@
+import json
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from kedro.io.core import DatasetError, Version
 
 from diffusion_link.data.embeddings import embedding_matrix, with_embeddings
 from diffusion_link.datasets import EmbeddingTableDataset
+from diffusion_link.datasets.embedding_table import METADATA_KEY, to_arrow
 
 ATTRS = {"encoder": "test", "checkpoint": "ckpt-1", "dim": 4, "simulated_audio": False}
 
@@ -71,3 +75,33 @@ def test_a_garbage_parquet_file_is_an_error_naming_it(tmp_path):
     path.write_bytes(path.read_bytes()[:40])  # a copy cut short
     with pytest.raises(DatasetError, match="e.parquet"):
         EmbeddingTableDataset(str(path)).load()
+
+
+@pytest.mark.parametrize(
+    "spoil, message",
+    [
+        ("nan", r"1 embeddings contain NaN or inf \(first: .*c1"),
+        ("dim", r"embedding lengths \[4\] differ from dim=8"),
+        ("attrs", r"lacks metadata \['encoder', 'checkpoint', 'dim'\]"),
+    ],
+)
+def test_a_table_written_by_another_tool_is_checked_on_load(tmp_path, spoil, message):
+    """NaN, a dimension that is not the metadata's, or no metadata: an error naming the file."""
+    arrow = to_arrow(_table())
+    if spoil == "nan":
+        values = arrow.column("embedding").combine_chunks().flatten().to_numpy().copy()
+        values[5] = np.nan  # row 1
+        column = pa.FixedSizeListArray.from_arrays(pa.array(values), 4)
+        arrow = arrow.set_column(arrow.schema.get_field_index("embedding"), "embedding", column)
+    else:
+        attrs = (
+            {}
+            if spoil == "attrs"
+            else {**json.loads(arrow.schema.metadata[METADATA_KEY]), "dim": 8}
+        )
+        arrow = arrow.replace_schema_metadata({METADATA_KEY: json.dumps(attrs).encode()})
+    path = tmp_path / "e.parquet"
+    pq.write_table(arrow, path)
+    with pytest.raises(DatasetError, match=message) as error:
+        EmbeddingTableDataset(str(path)).load()
+    assert str(path) in str(error.value) and "rerun the pipeline" in str(error.value)

@@ -32,8 +32,8 @@ METADATA_KEY = b"diffusion_link"
 REQUIRED_ATTRS = ("encoder", "checkpoint", "dim")
 
 
-def to_arrow(table: pd.DataFrame) -> pa.Table:
-    """Validate an embedding table and convert it, attrs included, to an Arrow table."""
+def check_embedding_table(table: pd.DataFrame) -> np.ndarray:
+    """The table's (n, dim) float32 matrix, once its metadata, dimension and values are sound."""
     missing = [key for key in REQUIRED_ATTRS if key not in table.attrs]
     if missing:
         raise DatasetError(f"embedding table lacks metadata {missing} in DataFrame.attrs")
@@ -48,6 +48,13 @@ def to_arrow(table: pd.DataFrame) -> pa.Table:
     if bad.any():
         first = table.drop(columns=EMBEDDING_COLUMN).iloc[int(np.argmax(bad))].to_dict()
         raise DatasetError(f"{int(bad.sum())} embeddings contain NaN or inf (first: {first})")
+    return matrix
+
+
+def to_arrow(table: pd.DataFrame) -> pa.Table:
+    """Validate an embedding table and convert it, attrs included, to an Arrow table."""
+    matrix = check_embedding_table(table)
+    dim = matrix.shape[1]
     ids = pa.Table.from_pandas(table.drop(columns=EMBEDDING_COLUMN), preserve_index=False)
     values = pa.FixedSizeListArray.from_arrays(pa.array(matrix.reshape(-1)), dim)
     arrow = ids.append_column(EMBEDDING_COLUMN, values)
@@ -99,10 +106,17 @@ class EmbeddingTableDataset(AbstractVersionedDataset[pd.DataFrame, pd.DataFrame]
         )
 
     def load(self) -> pd.DataFrame:
-        """The table, its metadata back in ``DataFrame.attrs``."""
+        """The table, its metadata back in ``DataFrame.attrs``; checked as a save checks it."""
         path = get_filepath_str(self._get_load_path(), self._protocol)
         with self._fs.open(path, "rb") as handle:
-            return from_arrow(pq.read_table(handle))
+            table = from_arrow(pq.read_table(handle))
+        try:  # this class refuses such tables on save: the file was written by another tool
+            check_embedding_table(table)
+        except DatasetError as error:
+            raise DatasetError(
+                f"{path}: {error}. Delete it and rerun the pipeline that writes it."
+            ) from None
+        return table
 
     def save(self, data: pd.DataFrame) -> None:
         """Write the table with its ``attrs`` as metadata, atomically (temporary file, rename)."""
