@@ -63,6 +63,7 @@ def report_markdown(report: dict[str, Any], context: ReportContext) -> str:
     paper, attrs = context.paper, context.tables.attrs
     gap = report["modality_gap"]
     bridges = [b for b in BRIDGES if b in gap] + [b for b in gap if b not in BRIDGES]
+    labels = bridge_labels()
     lines = ["# Diffusion-Link evaluation report", ""]
     if report["simulated_audio"]:
         lines += [
@@ -106,7 +107,7 @@ def report_markdown(report: dict[str, Any], context: ReportContext) -> str:
         "",
     ]
     lines += _markdown_table(
-        ["pair", *(bridge_labels().get(b, b) for b in bridges)],
+        ["pair", *(labels.get(b, b) for b in bridges)],
         [
             [label, *(_cell(gap[b][key], paper.table_1.get(key, {}).get(b)) for b in bridges)]
             for key, label in TABLE_1_ROWS.items()
@@ -131,7 +132,7 @@ def report_markdown(report: dict[str, Any], context: ReportContext) -> str:
     )
     lines += [""] + training_markdown(
         report["training"],
-        bridge_labels(),
+        labels,
         context.convergence.describe(),
         report["simulated_audio"],
     )
@@ -161,7 +162,7 @@ def report_markdown(report: dict[str, Any], context: ReportContext) -> str:
         ],
         [
             [
-                bridge_labels().get(b, b),
+                labels.get(b, b),
                 *(
                     _cell(gap[b].get(key), None)
                     for key in (
