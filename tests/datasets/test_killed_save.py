@@ -294,11 +294,12 @@ def test_a_json_save_killed_mid_write_is_never_loaded(tmp_path):
 
 
 def test_json_save_writes_only_the_final_file_and_refuses_nothing_it_should_not(tmp_path):
-    dataset = AtomicJSONDataset(
-        filepath=str(tmp_path / "r.json"), version=Version(None, None), save_args={"indent": 2}
-    )
-    dataset.save({"a": 1})
-    dataset.save({"a": 2})
+    # Two explicit save versions: Kedro stamps versions to the millisecond, and two saves
+    # in a row on a fast machine can fall in the same one.
+    for index, stamp in enumerate(("2026-01-01T00.00.00.000Z", "2026-01-01T00.00.00.001Z")):
+        AtomicJSONDataset(
+            filepath=str(tmp_path / "r.json"), version=Version(None, stamp), save_args={"indent": 2}
+        ).save({"a": index + 1})
     versions = sorted((tmp_path / "r.json").iterdir())
     assert [sorted(p.name for p in v.iterdir()) for v in versions] == [["r.json"], ["r.json"]]
     assert json.loads((versions[-1] / "r.json").read_text()) == {"a": 2}
