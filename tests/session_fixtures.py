@@ -26,10 +26,16 @@ class RecordingRunner(SequentialRunner):
         return {}
 
 
-def copy_configuration(root: Path) -> Path:
-    """The project's configuration (an empty conf/local) and metadata in ``root``."""
+def copy_configuration(root: Path, tracking: bool = False) -> Path:
+    """The project's configuration and metadata in ``root``, with a conf/local that switches
+    experiment tracking off unless ``tracking`` (these runs test what happens before any node;
+    an MLflow store per run would only cost time)."""
     shutil.copytree(PROJECT / "conf", root / "conf", ignore=shutil.ignore_patterns("local"))
     (root / "conf" / "local").mkdir()
+    if not tracking:
+        (root / "conf" / "local" / "parameters_tracking.yml").write_text(
+            "tracking:\n  enabled: false\n"
+        )
     shutil.copy(PROJECT / "pyproject.toml", root)
     return root
 

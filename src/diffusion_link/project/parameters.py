@@ -21,6 +21,7 @@ from diffusion_link.pipelines.data_prep.params import DataPrepParams
 from diffusion_link.pipelines.decoder_training.params import DecoderTrainingParams
 from diffusion_link.pipelines.embedding.params import EmbeddingParams
 from diffusion_link.pipelines.evaluation.params import EvaluationParams
+from diffusion_link.project.tracking import TrackingParams
 
 # Top-level key of conf/*/parameters_<group>.yml -> the model of the whole group.
 PARAMETER_GROUPS: dict[str, type[BaseModel]] = {
@@ -29,7 +30,10 @@ PARAMETER_GROUPS: dict[str, type[BaseModel]] = {
     "bridge_training": BridgeTrainingParams,
     "decoder_training": DecoderTrainingParams,
     "evaluation": EvaluationParams,
+    "tracking": TrackingParams,
 }
+# Groups that the project's hooks read, not a node: checked for every run.
+HOOK_GROUPS = frozenset({"tracking"})
 
 _UNKNOWN_KEY = {"extra_forbidden", "unexpected_keyword_argument"}
 
@@ -141,6 +145,6 @@ def parameter_problems(parameters: Mapping[str, Any], read: set[str]) -> list[st
 
 def check_parameters(parameters: Mapping[str, Any], pipelines: Iterable[Pipeline]) -> None:
     """Raise :class:`ParameterError` unless ``parameters`` fit a run of ``pipelines``."""
-    problems = parameter_problems(parameters, read_parameters(pipelines))
+    problems = parameter_problems(parameters, read_parameters(pipelines) | HOOK_GROUPS)
     if problems:
         raise ParameterError(problems)

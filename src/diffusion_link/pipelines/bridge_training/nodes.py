@@ -23,6 +23,7 @@ from diffusion_link.data.embeddings import embedding_matrix, with_embeddings
 from diffusion_link.device import resolve_device
 from diffusion_link.pipelines.bridge_training.params import BridgeParams, BridgeSettings
 from diffusion_link.reporting.figures import training_curves
+from diffusion_link.reporting.tracked_metrics import MetricsHistory, history_metrics
 
 matplotlib.use("Agg")
 logger = logging.getLogger(__name__)
@@ -153,3 +154,8 @@ def plot_training_curves(*histories: pd.DataFrame) -> tuple[Figure, pd.DataFrame
     trained = [h for h in histories if not h.empty]
     curves = pd.concat(trained, ignore_index=True) if trained else pd.DataFrame()
     return training_curves(trained), curves
+
+
+def training_metrics(history: pd.DataFrame) -> MetricsHistory:
+    """The bridges' training curves as step-indexed MLflow metrics (``<bridge>.<column>``)."""
+    return history_metrics(history, "bridge")

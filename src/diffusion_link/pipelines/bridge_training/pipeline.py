@@ -9,6 +9,7 @@ from diffusion_link.pipelines.bridge_training.nodes import (
     plot_training_curves,
     sweep_s_star,
     train_bridge,
+    training_metrics,
 )
 
 SHARED = {"audio_embeddings", "text_embeddings"}
@@ -76,6 +77,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 [f"{name}.training_history" for name in BRIDGES],
                 ["bridge_training_curves", "bridge_training_history"],
                 name="plot_training_curves",
+            ),
+            Node(
+                training_metrics,
+                "bridge_training_history",
+                "bridge_training_metrics",
+                name="bridge_training_metrics",
             ),
             Node(
                 sweep_s_star,

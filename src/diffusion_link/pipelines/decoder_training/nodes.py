@@ -29,6 +29,7 @@ from diffusion_link.pipelines.decoder_training.pairs import (
 )
 from diffusion_link.pipelines.decoder_training.params import DecoderSettings, VariantParams
 from diffusion_link.reporting.decoder_curves import training_curves_figure
+from diffusion_link.reporting.tracked_metrics import MetricsHistory, history_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +90,11 @@ def history_table(history: list[dict[str, float]], variant: str) -> pd.DataFrame
 def plot_training_curves(*histories: pd.DataFrame) -> tuple[Figure, pd.DataFrame]:
     """Every variant's training and validation loss: the figure and the histories in one table."""
     return training_curves_figure(histories), pd.concat(histories, ignore_index=True)
+
+
+def training_metrics(history: pd.DataFrame) -> MetricsHistory:
+    """The variants' training curves as step-indexed MLflow metrics (``<variant>.<column>``)."""
+    return history_metrics(history, "variant")
 
 
 def generate_captions(

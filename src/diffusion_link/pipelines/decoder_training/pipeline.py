@@ -17,6 +17,7 @@ from diffusion_link.pipelines.decoder_training.nodes import (
     generate_captions,
     plot_training_curves,
     train_decoder,
+    training_metrics,
 )
 from diffusion_link.pipelines.decoder_training.params import VARIANTS
 
@@ -84,6 +85,12 @@ def create_pipeline(variants: Iterable[str] = tuple(VARIANTS), **kwargs) -> Pipe
                 [f"{name}.training_history" for name in names],
                 ["decoder_training_curves", "decoder_training_history"],
                 name="plot_decoder_training_curves",
+            ),
+            Node(
+                training_metrics,
+                "decoder_training_history",
+                "decoder_training_metrics",
+                name="decoder_training_metrics",
             ),
         ]
     )

@@ -12,6 +12,7 @@ from diffusion_link.pipelines.evaluation.nodes import (
     s_star_table,
     summarise_training,
 )
+from diffusion_link.reporting.tracked_metrics import report_metrics
 
 
 def create_pipeline(**kwargs: object) -> Pipeline:
@@ -84,5 +85,6 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 ["report_md", "report_json"],
                 name="build_report",
             ),
+            Node(report_metrics, "report_json", "evaluation_metrics", name="evaluation_metrics"),
         ]
     )
