@@ -37,6 +37,7 @@ from kedro.framework.hooks import hook_impl
 from kedro.io import AbstractVersionedDataset, CatalogProtocol
 from kedro.pipeline import Pipeline
 from kedro.pipeline.node import Node
+from kedro_mlflow.config.kedro_mlflow_config import KedroMlflowConfig
 from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
 from kedro_mlflow.io.catalog.switch_catalog_logging import switch_catalog_logging
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
@@ -59,13 +60,11 @@ class TrackingParams(StrictModel):
 
 
 def project_store_uri(uri: str | None, project_path: Path) -> str | None:
-    """``uri`` with a relative ``sqlite:///`` path made absolute under ``project_path`` (whose
-    folder is created: SQLite does not create it); any other URI as it is."""
+    """``uri`` with a relative ``sqlite:///`` path made absolute under ``project_path``; any
+    other URI as it is."""
     if uri is None or not uri.startswith(SQLITE) or uri.startswith(f"{SQLITE}/"):
         return uri
-    database = Path(project_path) / uri.removeprefix(SQLITE)
-    database.parent.mkdir(parents=True, exist_ok=True)
-    return f"{SQLITE}{database}"
+    return f"{SQLITE}{Path(project_path) / uri.removeprefix(SQLITE)}"
 
 
 def git_state(project_path: Path) -> dict[str, Any]:
@@ -143,12 +142,15 @@ class TrackingHook(MlflowHook):
 
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
-        """Keep the context; the store is opened only when a pipeline starts.
+        """Keep the context, and its ``mlflow`` configuration as ``context.mlflow`` (for
+        ``kedro mlflow ui`` and notebooks); the store is opened only when a pipeline starts.
 
-        Nothing is read here: this hook runs before :class:`DecoderVariantsHook`, and reading
-        ``context.params`` would make Kedro build the pipelines before their variants are set.
+        No parameter is read here: this hook runs before :class:`DecoderVariantsHook`, and
+        reading ``context.params`` would make Kedro build the pipelines before their variants
+        are set.
         """
         self._context, self.run_id = context, None
+        context.__setattr__("mlflow", KedroMlflowConfig.model_validate(mlflow_config(context)))
 
     @hook_impl(trylast=True)  # after the run lock and the resource checks
     def before_pipeline_run(
@@ -183,7 +185,11 @@ class TrackingHook(MlflowHook):
         catalog: CatalogProtocol,
     ) -> None:
         """Open the store, start the run named after its pipelines and environment, tag it."""
-        context.config_loader["mlflow"] = mlflow_config(context)
+        config = mlflow_config(context)
+        uri = config["server"]["mlflow_tracking_uri"]
+        if uri is not None and uri.startswith(SQLITE):  # SQLite does not create its folder
+            Path(uri.removeprefix(SQLITE)).parent.mkdir(parents=True, exist_ok=True)
+        context.config_loader["mlflow"] = config
         super().after_context_created(context)
         names = run_params.get("pipeline_names") or ["__default__"]
         self.mlflow_config.tracking.run.name = f"{'+'.join(names)} ({tags['kedro_env']})"
