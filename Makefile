@@ -60,6 +60,7 @@ bench: setup
 	$(BIN)/python bench/embedding.py
 	$(BIN)/python bench/bridge.py
 	$(BIN)/python bench/decoder.py
+	$(BIN)/python bench/tracking.py
 
 clean:
 	rm -rf $(VENV) .cache

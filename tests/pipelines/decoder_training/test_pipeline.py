@@ -267,8 +267,9 @@ def test_variants_come_from_configuration():
     assert pipeline.outputs() == {
         "generated_captions",
         "decoder_training_curves",
-        "decoder_training_history",
+        "decoder_training_metrics",  # from decoder_training_history, which it reads
     }
+    assert "decoder_training_history" in pipeline.all_outputs()
     assert {"bridged_embeddings", "captions", "params:decoder_training.settings"} <= set(
         pipeline.inputs()
     )

@@ -1,0 +1,94 @@
+"""What experiment tracking costs a run: the same ``kedro run`` with tracking on and off.
+
+Each run is a real ``kedro run`` in its own fresh copy of the project (code, configuration, raw
+data; the tiny bridges and decoders of the tests' tiny run unless ``--default``), alternating
+off/on for ``--repeats`` pairs so that load on a shared machine falls on both. Printed side by
+side: each run's wall time, the medians, and on/off as a ratio and in seconds. The last line is
+one JSON object. Offline. Usage:
+
+    python bench/tracking.py [--pipelines data_prep,embedding,...] [--repeats 1] [--default]
+
+``--default`` runs the embedded default's own configuration (about 30 min a run on 2 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT / "tests"))
+
+from tiny_run_fixtures import PIPELINES, copy_project, environment  # noqa: E402
+
+
+def timed_run(pipelines: str, tracking: bool, default: bool) -> float:
+    """Wall seconds of one ``kedro run`` in a fresh project copy."""
+    with tempfile.TemporaryDirectory(prefix="bench-tracking-") as folder:
+        root = copy_project(Path(folder))
+        if default:
+            (root / "conf" / "local" / "parameters.yml").unlink()
+        started = time.perf_counter()
+        result = subprocess.run(
+            [
+                str(Path(sys.executable).parent / "kedro"),
+                "run",
+                "--pipelines",
+                pipelines,
+                "--params",
+                f"tracking.enabled={str(tracking).lower()}",
+            ],
+            cwd=root,
+            env=environment(),
+            capture_output=True,
+            text=True,
+        )
+        elapsed = time.perf_counter() - started
+        if result.returncode != 0:
+            raise RuntimeError((result.stdout + result.stderr)[-3000:])
+        assert (root / "data" / "09_tracking").exists() == tracking
+        shutil.rmtree(root / "data", ignore_errors=True)
+        return elapsed
+
+
+def main() -> None:
+    """Run the pairs and print the comparison."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pipelines", default=",".join(PIPELINES))
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--default", action="store_true", help="the default's configuration")
+    args = parser.parse_args()
+    times: dict[bool, list[float]] = {False: [], True: []}
+    for repeat in range(args.repeats):
+        for tracking in (False, True):
+            times[tracking].append(timed_run(args.pipelines, tracking, args.default))
+            print(
+                f"repeat {repeat}: tracking {'on ' if tracking else 'off'} {times[tracking][-1]:8.1f} s"
+            )
+    off, on = statistics.median(times[False]), statistics.median(times[True])
+    print(f"{'tracking off':>14} {'tracking on':>12} {'on/off':>8} {'added':>9}")
+    print(f"{off:12.1f} s {on:10.1f} s {on / off:8.3f} {on - off:+8.1f} s")
+    print(
+        json.dumps(
+            {
+                "bench": "tracking",
+                "pipelines": args.pipelines,
+                "configuration": "default" if args.default else "tiny",
+                "off_s": times[False],
+                "on_s": times[True],
+                "ratio": round(on / off, 4),
+                "added_s": round(on - off, 2),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
