@@ -10,6 +10,7 @@ from diffusion_link.datasets.atomic_save import (
 from diffusion_link.datasets.bridge_checkpoint import BridgeCheckpointDataset, TrainingStateDataset
 from diffusion_link.datasets.decoder_checkpoint import DecoderCheckpointDataset
 from diffusion_link.datasets.embedding_table import EmbeddingTableDataset
+from diffusion_link.datasets.model_folders import ModelFolders, ModelFoldersDataset
 
 __all__ = [
     "AtomicCSVDataset",
@@ -20,5 +21,7 @@ __all__ = [
     "BridgeCheckpointDataset",
     "DecoderCheckpointDataset",
     "EmbeddingTableDataset",
+    "ModelFolders",
+    "ModelFoldersDataset",
     "TrainingStateDataset",
 ]

@@ -17,6 +17,7 @@ from kedro.pipeline import Pipeline
 from pydantic import BaseModel, ValidationError
 
 from diffusion_link.pipelines.bridge_training.params import BridgeTrainingParams
+from diffusion_link.pipelines.captioning.params import CaptioningParams
 from diffusion_link.pipelines.data_prep.params import DataPrepParams
 from diffusion_link.pipelines.decoder_training.params import DecoderTrainingParams
 from diffusion_link.pipelines.embedding.params import EmbeddingParams
@@ -29,6 +30,7 @@ PARAMETER_GROUPS: dict[str, type[BaseModel]] = {
     "bridge_training": BridgeTrainingParams,
     "decoder_training": DecoderTrainingParams,
     "evaluation": EvaluationParams,
+    "captioning": CaptioningParams,
 }
 
 _UNKNOWN_KEY = {"extra_forbidden", "unexpected_keyword_argument"}
