@@ -1,0 +1,111 @@
+"""The Captioner on real code paths: a random-weight LAION-CLAP checkpoint in its own format, a
+fitted C3 bridge or none, an untrained decoder on the tiny LLaMA; bundled clips and bad inputs."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from captioning_fixtures import (
+    bad_inputs,
+    bundled_clips,
+    write_bridge,
+    write_checkpoint,
+    write_decoder,
+)
+from diffusion_link.captioning import Captioner, ModelChainError, audio_files
+from diffusion_link.data.audio import read_audio
+from diffusion_link.decoder.config import GenerationSettings
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+GENERATION = GenerationSettings(max_new_tokens=6, batch_size=4)
+
+
+@pytest.fixture(scope="module")
+def models(tiny_llama, tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("captioning_models")
+    return {
+        "checkpoint": write_checkpoint(root),
+        "c3": write_bridge(root / "c3", "c3"),
+        "decoder": write_decoder(root / "decoder", tiny_llama, "identity", "zero_shot_none"),
+    }
+
+
+@pytest.fixture(scope="module")
+def captioner(models) -> Captioner:
+    return Captioner.from_pretrained(
+        models["checkpoint"], None, models["decoder"], device="cpu", generation=GENERATION
+    )
+
+
+@pytest.fixture(scope="module")
+def clips() -> list[Path]:
+    return bundled_clips()[:3]
+
+
+def test_bad_inputs_get_their_reason_and_the_others_are_still_captioned(
+    captioner, clips, tmp_path
+):
+    bad = bad_inputs(tmp_path)
+    inputs = [clips[0], *bad.values(), clips[1], clips[2]]
+    captions = captioner.caption(inputs, batch_size=2)
+    assert [c.source for c in captions] == [str(p) for p in inputs]
+    for caption, words in zip(captions[1:-2], bad, strict=True):
+        assert caption.text is None and words in caption.reason, (words, caption.reason)
+        assert caption.line() == f"{caption.source}\t[not captioned: {caption.reason}]"
+    good = [captions[0], *captions[-2:]]
+    assert all(c.reason is None and isinstance(c.text, str) for c in good)
+    assert all(c.duration_s > 0.5 for c in good)
+    # the bad inputs change nothing for the others: same captions as the good files alone
+    assert [c.text for c in captioner.caption(clips)] == [c.text for c in good]
+
+
+def test_a_waveform_gets_the_caption_of_its_file(captioner, clips):
+    waveform = read_audio(clips[0])
+    from_file, from_memory = captioner.caption([clips[0], waveform])
+    assert from_memory.source == "<waveform 1>" and from_memory.text == from_file.text
+    silent = (waveform[0] * 0.0, waveform[1])
+    assert "all-silent" in captioner.caption([silent])[0].reason
+
+
+def test_batch_size_and_seed_do_not_change_the_captions(captioner, clips):
+    assert [c.text for c in captioner.caption(clips, batch_size=1)] == [
+        c.text for c in captioner.caption(clips, batch_size=3)
+    ]
+
+
+def test_the_table_has_a_row_per_input_and_names_the_models(captioner, clips, models):
+    table = captioner.table(captioner.caption([clips[0], models["checkpoint"].parent / "no.wav"]))
+    assert list(table.columns[:4]) == ["file", "caption", "duration_s", "reason"]
+    assert table["reason"].isna().tolist() == [True, False]
+    assert table["encoder"].iloc[0].startswith("random-clap.pt@sha256:")
+    assert table["bridge"].iloc[0] == "identity" and table["decoder"].iloc[0] == "zero_shot_none"
+    assert table["decoder_folder"].iloc[0] == str(models["decoder"])
+
+
+def test_a_decoder_trained_on_another_bridge_is_a_warning_naming_both(models, caplog):
+    with caplog.at_level(logging.WARNING, logger="diffusion_link.captioning"):
+        Captioner.from_pretrained(models["checkpoint"], models["c3"], models["decoder"], "cpu")
+    assert "trained on the outputs of bridge 'identity', but is given bridge 'c3'" in caplog.text
+
+
+def test_dimensions_that_do_not_chain_fail_at_start_naming_both_sides(
+    models, tiny_llama, tmp_path
+):
+    bridge_384 = write_bridge(tmp_path / "c3_384", "c3", dim=384)
+    with pytest.raises(ModelChainError, match=r"encoder laion_clap .* 512-d .* bridge c3 .* 384-d"):
+        Captioner.from_pretrained(models["checkpoint"], bridge_384, models["decoder"], "cpu")
+    decoder_16 = write_decoder(tmp_path / "d16", tiny_llama, "c3", "zero_shot_none", dim=16)
+    with pytest.raises(ModelChainError, match=r"bridge c3 .* 512-d .* decoder \(zero_shot\) .* 16"):
+        Captioner.from_pretrained(models["checkpoint"], models["c3"], decoder_16, "cpu")
+
+
+def test_folders_are_expanded_to_every_file_in_order(tmp_path):
+    bad = bad_inputs(tmp_path / "audio")
+    (tmp_path / "audio" / ".hidden.wav").write_bytes(b"x")
+    files = audio_files([tmp_path / "audio", tmp_path / "single.wav"])
+    on_disk = sorted(p for p in bad.values() if p.exists())
+    assert files == [*on_disk, tmp_path / "single.wav"]
