@@ -54,7 +54,10 @@ def write_checkpoint(folder: Path) -> Path:
 def write_bridge(folder: Path, method: str = "c3", dim: int = CLAP_DIM) -> Path:
     """A bridge fitted on random paired embeddings of ``dim``, saved to ``folder``."""
     generator = torch.Generator().manual_seed(0)
-    audio, text = torch.randn(32, dim, generator=generator), torch.randn(32, dim, generator=generator)
+    audio, text = (
+        torch.randn(32, dim, generator=generator),
+        torch.randn(32, dim, generator=generator),
+    )
     bridge, _ = fit_bridge(method, audio, text)
     bridge.save_pretrained(folder)
     return folder

@@ -46,9 +46,7 @@ def clips() -> list[Path]:
     return bundled_clips()[:3]
 
 
-def test_bad_inputs_get_their_reason_and_the_others_are_still_captioned(
-    captioner, clips, tmp_path
-):
+def test_bad_inputs_get_their_reason_and_the_others_are_still_captioned(captioner, clips, tmp_path):
     bad = bad_inputs(tmp_path)
     inputs = [clips[0], *bad.values(), clips[1], clips[2]]
     captions = captioner.caption(inputs, batch_size=2)
@@ -92,9 +90,7 @@ def test_a_decoder_trained_on_another_bridge_is_a_warning_naming_both(models, ca
     assert "trained on the outputs of bridge 'identity', but is given bridge 'c3'" in caplog.text
 
 
-def test_dimensions_that_do_not_chain_fail_at_start_naming_both_sides(
-    models, tiny_llama, tmp_path
-):
+def test_dimensions_that_do_not_chain_fail_at_start_naming_both_sides(models, tiny_llama, tmp_path):
     bridge_384 = write_bridge(tmp_path / "c3_384", "c3", dim=384)
     with pytest.raises(ModelChainError, match=r"encoder laion_clap .* 512-d .* bridge c3 .* 384-d"):
         Captioner.from_pretrained(models["checkpoint"], bridge_384, models["decoder"], "cpu")
