@@ -43,6 +43,7 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda")
     cli.add_argument("--batch-size", type=int, default=GenerationSettings.batch_size)
     cli.add_argument("--num-beams", type=int, default=GenerationSettings.num_beams)
+    cli.add_argument("--max-new-tokens", type=int, default=GenerationSettings.max_new_tokens)
     cli.add_argument("--seed", type=int, default=0, help="the bridge's sampling noise")
     return cli
 
@@ -60,11 +61,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.decoder,
         device=args.device,
         base_model=args.base_model,
+        generation=GenerationSettings(
+            num_beams=args.num_beams, max_new_tokens=args.max_new_tokens, batch_size=args.batch_size
+        ),
         seed=args.seed,
     )
-    captions = captioner.caption(
-        files, args.batch_size, args.num_beams, progress=len(files) >= PROGRESS_FROM
-    )
+    captions = captioner.caption(files, progress=len(files) >= PROGRESS_FROM)
     for caption in captions:
         sys.stdout.write(caption.line() + "\n")
     sys.stdout.flush()
