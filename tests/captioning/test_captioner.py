@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from captioning_fixtures import (
@@ -16,6 +17,7 @@ from captioning_fixtures import (
     write_decoder,
 )
 from diffusion_link.captioning import Captioner, ModelChainError, audio_files
+from diffusion_link.captioning.cli import main
 from diffusion_link.data.audio import read_audio
 from diffusion_link.decoder.config import GenerationSettings
 
@@ -105,3 +107,19 @@ def test_folders_are_expanded_to_every_file_in_order(tmp_path):
     files = audio_files([tmp_path / "audio", tmp_path / "single.wav"])
     on_disk = sorted(p for p in bad.values() if p.exists())
     assert files == [*on_disk, tmp_path / "single.wav"]
+
+
+def test_the_command_prints_a_line_per_file_and_writes_the_table(models, clips, tmp_path, capsys):
+    missing = tmp_path / "missing.wav"
+    out = tmp_path / "out" / "captions.csv"
+    argv = [str(clips[0]), str(missing), "--decoder", str(models["decoder"])]
+    argv += ["--encoder-checkpoint", str(models["checkpoint"]), "--device", "cpu"]
+    argv += ["--out", str(out), "--max-new-tokens", "6"]
+    assert main(argv) == 1  # one file could not be captioned
+    # (in this process Kedro's rich log handler also writes to stdout: keep the caption lines)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "\t" in line]
+    assert lines[1] == f"{missing}\t[not captioned: missing: no such file]"
+    table = pd.read_csv(out)
+    assert table["file"].tolist() == [str(clips[0]), str(missing)]
+    assert lines[0] == f"{clips[0]}\t{table['caption'].iloc[0]}"
+    assert table["reason"].iloc[1] == "missing: no such file"

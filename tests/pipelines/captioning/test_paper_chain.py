@@ -10,6 +10,7 @@ is real is the path: the paper's encoder through every pipeline, and three ways 
 from __future__ import annotations
 
 import copy
+import json
 import os
 import subprocess
 import sys
@@ -175,6 +176,8 @@ def test_the_pipeline_captions_every_bundled_clip_with_the_latest_models(chain):
     bridge_folder = Path(table["bridge_folder"].iloc[0])
     assert bridge_folder.parent.name == table["bridge_version"].iloc[0]
     assert table["encoder"].iloc[0].startswith("random-clap.pt@sha256:")
+    saved = json.loads((Path(table["decoder_folder"].iloc[0]) / "decoder_config.json").read_text())
+    assert saved["trained_on"] == {"variant": VARIANT, "bridge": "diffusion_link"}
 
 
 def test_the_api_gives_the_pipelines_captions(chain):
