@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 
 from captioning_fixtures import (
     bad_inputs,
@@ -16,10 +17,13 @@ from captioning_fixtures import (
     write_checkpoint,
     write_decoder,
 )
+from decoder_fixtures import tiny_config
 from diffusion_link.captioning import Captioner, ModelChainError, audio_files
 from diffusion_link.captioning.cli import main
+from diffusion_link.core.baselines import IdentityBridge
 from diffusion_link.data.audio import read_audio
-from diffusion_link.decoder.config import GenerationSettings
+from diffusion_link.decoder.config import DecoderConfig, GenerationSettings
+from diffusion_link.decoder.model import CaptionDecoder
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -123,3 +127,13 @@ def test_the_command_prints_a_line_per_file_and_writes_the_table(models, clips, 
     assert table["file"].tolist() == [str(clips[0]), str(missing)]
     assert lines[0] == f"{clips[0]}\t{table['caption'].iloc[0]}"
     assert table["reason"].iloc[1] == "missing: no such file"
+
+
+def test_a_supervised_decoder_captions_too(captioner, tiny_llama, clips):
+    config = DecoderConfig(**{**tiny_config(tiny_llama, dim=512).to_dict(), "mode": "supervised"})
+    torch.manual_seed(0)
+    decoder = CaptionDecoder.build(config)
+    decoder.trained_on = {"variant": "supervised_none", "bridge": "identity"}
+    supervised = Captioner(captioner.encoder, IdentityBridge(512), decoder, GENERATION)
+    assert decoder.head.prefix_length == 10 and decoder.config.instruction is None
+    assert all(isinstance(c.text, str) for c in supervised.caption(clips[:2]))

@@ -27,7 +27,7 @@ from captioning_fixtures import bundled_clips, write_checkpoint
 from catalog_fixtures import KeptDataset
 from decoder_fixtures import CAPTIONS
 from diffusion_link.captioning import Captioner
-from diffusion_link.core.bridges import BRIDGES
+from diffusion_link.core.bridges import BRIDGES, load_bridge
 from diffusion_link.data.audiocaps import AudioCapsConfig, prepare_audiocaps
 from diffusion_link.datasets import (
     BridgeCheckpointDataset,
@@ -180,17 +180,34 @@ def test_the_pipeline_captions_every_bundled_clip_with_the_latest_models(chain):
     assert saved["trained_on"] == {"variant": VARIANT, "bridge": "diffusion_link"}
 
 
-def test_the_api_gives_the_pipelines_captions(chain):
+@pytest.fixture(scope="module")
+def captioner(chain) -> Captioner:
     table = chain["table"]
-    captioner = Captioner.from_pretrained(
+    return Captioner.from_pretrained(
         chain["checkpoint"],
         table["bridge_folder"].iloc[0],
         table["decoder_folder"].iloc[0],
         device="cpu",
         generation=GenerationSettings(**GENERATION),
     )
+
+
+def test_the_api_gives_the_pipelines_captions(chain, captioner):
     captions = captioner.caption(sorted(chain["audio_dir"].iterdir()))
-    assert [c.text for c in captions] == table["caption"].tolist()
+    assert [c.text for c in captions] == chain["table"]["caption"].tolist()
+
+
+def test_every_trained_bridge_chains_with_the_encoder_and_decoder(chain, captioner, caplog):
+    clips = sorted(chain["audio_dir"].iterdir())[:3]
+    for name in BRIDGES:
+        folder, _ = ModelFolders(chain["root"] / "bridges").latest(name)
+        caplog.clear()
+        chained = Captioner(
+            captioner.encoder, load_bridge(folder), captioner.decoder, captioner.generation
+        )
+        assert all(isinstance(c.text, str) for c in chained.caption(clips)), name
+        other = f"trained on the outputs of bridge 'diffusion_link', but is given bridge '{name}'"
+        assert (other in caplog.text) == (name != "diffusion_link")
 
 
 def test_the_console_script_gives_the_pipelines_captions(chain, tmp_path):

@@ -29,6 +29,7 @@ from diffusion_link.pipelines.captioning import create_pipeline
 from diffusion_link.pipelines.captioning.nodes import caption_audio_folder
 from diffusion_link.pipelines.captioning.params import CaptioningParams
 from diffusion_link.project.parameters import ParameterError
+from diffusion_link.project.resources import ResourceError
 from session_fixtures import copy_configuration, run
 
 PROJECT = Path(__file__).resolve().parents[3]
@@ -87,6 +88,16 @@ def test_kedro_refuses_bad_captioning_parameters_before_running(tmp_path):
         run(project, "captioning", "captioning.varient=zero_shot_none")
     with pytest.raises(ParameterError, match=r"captioning\.bridge"):
         run(project, "captioning", "captioning.bridge=clip")
+
+
+def test_a_missing_checkpoint_or_audio_folder_stops_the_run_before_any_node(tmp_path):
+    project = copy_configuration(tmp_path)
+    missing = tmp_path / "no_such_folder"
+    with pytest.raises(ResourceError) as error:
+        run(project, "captioning", [f"captioning.audio_dir={missing}"])
+    problems = error.value.problems
+    assert problems[0].startswith("captioning.encoder.checkpoint: ")  # official name, offline
+    assert problems[1].startswith(f"captioning.audio_dir: '{missing}' is not a folder")
 
 
 @pytest.fixture(scope="module")
