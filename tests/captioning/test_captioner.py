@@ -24,6 +24,7 @@ from diffusion_link.core.baselines import IdentityBridge
 from diffusion_link.data.audio import read_audio
 from diffusion_link.decoder.config import DecoderConfig, GenerationSettings
 from diffusion_link.decoder.model import CaptionDecoder
+from diffusion_link.encoders import GapSimulatorEncoder
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -137,3 +138,9 @@ def test_a_supervised_decoder_captions_too(captioner, tiny_llama, clips):
     supervised = Captioner(captioner.encoder, IdentityBridge(512), decoder, GENERATION)
     assert decoder.head.prefix_length == 10 and decoder.config.instruction is None
     assert all(isinstance(c.text, str) for c in supervised.caption(clips[:2]))
+
+
+def test_an_encoder_that_simulates_audio_is_refused(captioner):
+    simulator = GapSimulatorEncoder()  # the packaged all-MiniLM-L6-v2
+    with pytest.raises(ValueError, match="gap_simulator encoder simulates audio"):
+        Captioner(simulator, captioner.bridge, captioner.decoder)

@@ -102,6 +102,11 @@ class Captioner:
         models: Mapping[str, str] | None = None,
     ) -> None:
         """Chain loaded models; ``models`` names them in captions tables (see from_pretrained)."""
+        if encoder.simulated_audio:
+            raise ValueError(
+                f"the {encoder.name} encoder simulates audio embeddings from captions; captioning "
+                "audio needs an encoder that reads it (laion_clap)"
+            )
         check_chain(encoder, bridge, decoder)
         warn_on_other_bridge(bridge, decoder)
         self.encoder, self.decoder = encoder, decoder
@@ -179,7 +184,7 @@ class Captioner:
         if not inputs:
             return []
         overrides = {"batch_size": batch_size, "num_beams": num_beams}
-        settings = replace(self.generation, **{k: v for k, v in overrides.items() if v})
+        settings = replace(self.generation, **{k: v for k, v in overrides.items() if v is not None})
         audio = torch.from_numpy(self.encoder.embed_audio(inputs)).to(self.device)
         generator = torch.Generator(device=self.device).manual_seed(self.seed)
         text_like = self.bridge.bridge(audio, modality="audio", generator=generator)
