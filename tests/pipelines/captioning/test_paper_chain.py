@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +43,7 @@ from diffusion_link.pipelines.captioning.params import CaptioningParams
 from diffusion_link.pipelines.decoder_training.params import DecoderSettings, VariantParams
 from diffusion_link.pipelines.embedding.params import EmbeddingParams
 from laion_clap_fixtures import build_test_tokenizer
+from session_fixtures import copy_configuration
 
 PROJECT = Path(__file__).resolve().parents[3]
 VARIANT = "zero_shot_diffusion_link"
@@ -226,3 +228,34 @@ def test_the_console_script_gives_the_pipelines_captions(chain, tmp_path):
     written = pd.read_csv(out, keep_default_na=False)
     assert written["file"].tolist() == [line.split("\t")[0] for line in lines]
     assert written["caption"].tolist() == [line.split("\t", 1)[1] for line in lines]
+
+
+def test_kedro_run_captions_with_the_catalogs_latest_models(chain, tmp_path):
+    """``kedro run --pipeline captioning`` in a copy of the project whose data/06_models holds
+    the chain's trained bridges and decoders: the catalog finds them and versions the table."""
+    project = copy_configuration(tmp_path / "project")
+    shutil.copytree(PROJECT / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    models = project / "data" / "06_models"
+    models.mkdir(parents=True)
+    for kind in ("bridges", "decoders"):
+        (models / kind).symlink_to(chain["root"] / kind)
+    params = f"captioning.audio_dir={chain['audio_dir']},captioning.device=cpu"
+    params += (
+        f",captioning.encoder.checkpoint={chain['checkpoint']},captioning.encoder.batch_size=4"
+    )
+    params += ",captioning.generation.max_new_tokens=6,captioning.generation.batch_size=8"
+    bin_dir = Path(sys.executable).parent
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(
+        [str(bin_dir / "kedro"), "run", "--pipeline", "captioning", "--params", params],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,  # hang guard: model loading and 16 captions, ~30 s on 2 busy cores
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    (written,) = (project / "data/07_model_output/captions_out.csv").glob("*/captions_out.csv")
+    table = pd.read_csv(written, keep_default_na=False)
+    assert table["caption"].tolist() == chain["table"]["caption"].tolist()
+    assert table["decoder_version"].iloc[0] == chain["table"]["decoder_version"].iloc[0]
