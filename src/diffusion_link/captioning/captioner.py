@@ -49,7 +49,8 @@ class Caption:
 
     def line(self) -> str:
         """``<source>\\t<caption>``, or ``<source>\\t[not captioned: <reason>]``."""
-        return f"{self.source}\t{self.text if self.reason is None else f'[not captioned: {self.reason}]'}"
+        text = self.text if self.reason is None else f"[not captioned: {self.reason}]"
+        return f"{self.source}\t{text}"
 
 
 def check_chain(encoder: Encoder, bridge: Bridge, decoder: CaptionDecoder) -> None:
