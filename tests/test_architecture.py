@@ -19,7 +19,7 @@ from diffusion_link.pipeline_registry import register_pipelines
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = SRC / "diffusion_link"
-KEDRO_FREE = ("core", "data", "encoders", "decoder", "metrics", "reporting")
+KEDRO_FREE = ("core", "data", "encoders", "decoder", "metrics", "reporting", "captioning")
 KEDRO_FREE_MODULES = ("config", "device", "hub", "atomic")
 
 

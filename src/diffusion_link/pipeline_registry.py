@@ -26,9 +26,15 @@ def use_decoder_variants(names: Iterable[str]) -> None:
     _decoder_variants = tuple(names)
 
 
+# Pipelines that need the user's own input (``captioning``: an audio folder): registered, but
+# not part of ``__default__``.
+ON_REQUEST_ONLY = ("captioning",)
+
+
 def register_pipelines() -> dict[str, Pipeline]:
-    """Register each pipeline by its folder name; ``__default__`` runs them all."""
+    """Register each pipeline by its folder name; ``__default__`` runs all but ON_REQUEST_ONLY."""
     pipelines = find_pipelines(raise_errors=True)
     pipelines["decoder_training"] = decoder_training.create_pipeline(_decoder_variants)
-    pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
+    default = [p for name, p in pipelines.items() if name not in ON_REQUEST_ONLY]
+    pipelines["__default__"] = sum(default, Pipeline([]))
     return pipelines

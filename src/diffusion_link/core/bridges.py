@@ -49,6 +49,7 @@ class Bridge(Protocol):
     label: ClassVar[str]
     objective: ClassVar[Callable[..., Objective] | None]
     trains_on_audio: ClassVar[bool]
+    dim: int  # the dimension of the embeddings it bridges
 
     @classmethod
     def from_means(cls, config: DiffusionConfig, means: Mapping[str, torch.Tensor]) -> Bridge:

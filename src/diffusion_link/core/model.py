@@ -173,6 +173,11 @@ class DiffusionLink(nn.Module):
         mean = self.audio_mean if modality == "audio" else self.text_mean
         return normalise(embeddings, mean, self.config.norm_scale)
 
+    @property
+    def dim(self) -> int:
+        """The dimension of the embeddings it bridges."""
+        return self.config.dim
+
     def target_text(self, text: torch.Tensor) -> torch.Tensor:
         """Raw text embeddings in the space this bridge's outputs live in (unit rows)."""
         x = torch.as_tensor(text).to(device=self.alpha_bar.device, dtype=torch.float32)

@@ -5,6 +5,7 @@ One decoder serves both so that a file the manifest accepts is a file the encode
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,9 @@ import soundfile as sf
 import soxr
 
 AUDIO_EXTENSIONS: tuple[str, ...] = (".wav", ".flac", ".mp3", ".ogg")
+
+# An in-memory input: samples of shape (frames,) or (frames, channels) and their sample rate.
+Waveform = tuple[np.ndarray, int]
 
 CLAP_SAMPLE_RATE = 48_000
 CLAP_SECONDS = 10.0
@@ -27,6 +31,12 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
 
 
 INT16_SCALE = 32767.0
+
+
+def describe_input(inputs: Sequence[str | Path | Waveform], index: int) -> str:
+    """How messages name input ``index``: its path, or its position for a waveform."""
+    item = inputs[index]
+    return f"waveform #{index}" if isinstance(item, tuple) else f"audio file {item}"
 
 
 def to_clap_int16(

@@ -11,6 +11,7 @@ from diffusion_link.datasets.bridge_checkpoint import BridgeCheckpointDataset, T
 from diffusion_link.datasets.decoder_checkpoint import DecoderCheckpointDataset
 from diffusion_link.datasets.embedding_table import EmbeddingTableDataset
 from diffusion_link.datasets.mlflow_metrics import MlflowMetricsBatchDataset
+from diffusion_link.datasets.model_folders import ModelFolders, ModelFoldersDataset
 
 __all__ = [
     "AtomicCSVDataset",
@@ -22,5 +23,7 @@ __all__ = [
     "DecoderCheckpointDataset",
     "EmbeddingTableDataset",
     "MlflowMetricsBatchDataset",
+    "ModelFolders",
+    "ModelFoldersDataset",
     "TrainingStateDataset",
 ]

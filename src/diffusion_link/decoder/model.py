@@ -104,6 +104,9 @@ class CaptionDecoder(nn.Module):
         self.head = head
         self.identity = identity
         self.history: list[dict[str, float]] = []
+        # What its training embeddings were (``variant``, ``bridge``: the bridge whose outputs
+        # it read, ``identity`` for raw encoder embeddings), saved with it; {} when unknown.
+        self.trained_on: dict[str, str] = {}
         prompt = config.instruction
         ids = tokenizer(prompt, add_special_tokens=False)["input_ids"] if prompt else []
         self.register_buffer("prompt_ids", torch.tensor(ids, dtype=torch.long), persistent=False)
@@ -280,6 +283,7 @@ class CaptionDecoder(nn.Module):
                         "decoder": self.config.to_dict(),
                         "base_model": self.identity,
                         "history": self.history,
+                        "trained_on": self.trained_on,
                     },
                     indent=2,
                 )
@@ -327,5 +331,6 @@ class CaptionDecoder(nn.Module):
         head.load_state_dict(head_state)
         decoder = cls(config, llm, tokenizer, head, identity).to(device)
         decoder.history = saved.get("history", [])
+        decoder.trained_on = saved.get("trained_on", {})
         decoder.eval()
         return decoder

@@ -17,6 +17,7 @@ from kedro.pipeline import Pipeline
 from pydantic import BaseModel, ValidationError
 
 from diffusion_link.pipelines.bridge_training.params import BridgeTrainingParams
+from diffusion_link.pipelines.captioning.params import CaptioningParams
 from diffusion_link.pipelines.data_prep.params import DataPrepParams
 from diffusion_link.pipelines.decoder_training.params import DecoderTrainingParams
 from diffusion_link.pipelines.embedding.params import EmbeddingParams
@@ -31,6 +32,7 @@ PARAMETER_GROUPS: dict[str, type[BaseModel]] = {
     "decoder_training": DecoderTrainingParams,
     "evaluation": EvaluationParams,
     "tracking": TrackingParams,
+    "captioning": CaptioningParams,
 }
 # Groups that the project's hooks read, not a node: checked for every run.
 HOOK_GROUPS = frozenset({"tracking"})

@@ -54,6 +54,23 @@ def decoder_problems(settings: Mapping[str, Any]) -> list[str]:
     return _problem("decoder_training.settings.model", lambda: check_base_model(str(model)))
 
 
+def captioning_problems(captioning: Mapping[str, Any]) -> list[str]:
+    """The problems of the ``captioning`` group's LAION-CLAP checkpoint and audio folder."""
+    from pathlib import Path
+
+    from diffusion_link.encoders.laion_clap import locate_checkpoint
+
+    checkpoint = captioning["encoder"]["checkpoint"]
+    problems = _problem("captioning.encoder.checkpoint", lambda: locate_checkpoint(checkpoint))
+    folder = captioning.get("audio_dir")
+    if folder is None or not Path(folder).is_dir():
+        problems.append(
+            f"captioning.audio_dir: {folder!r} is not a folder; give the folder of audio files "
+            "to caption: --params captioning.audio_dir=<folder>"
+        )
+    return problems
+
+
 def _plain(value: Any) -> Mapping[str, Any]:
     """A parameter group as a mapping (Kedro hands typed node inputs over as pydantic models)."""
     return value.model_dump() if hasattr(value, "model_dump") else value
@@ -65,6 +82,7 @@ NODE_RESOURCES: dict[str, tuple[str, Callable[[Mapping[str, Any]], list[str]]]] 
     "encode_shards": ("params:embedding", embedding_problems),
     "train_decoder": ("params:decoder_training.settings", decoder_problems),
     "generate_captions": ("params:decoder_training.settings", decoder_problems),
+    "caption_audio_folder": ("params:captioning", captioning_problems),
 }
 
 

@@ -47,7 +47,7 @@ def _truncation(
     return None
 
 
-def _content_problem(
+def content_problem(
     waveform: np.ndarray, duration_s: float, min_duration_s: float, silence_peak: float
 ) -> str | None:
     """Why decoded samples are unusable: empty, NaN/inf, too short, all silent; or None."""
@@ -85,5 +85,5 @@ def probe_audio_file(
     tolerance_frames = round(truncation_tolerance_s * sample_rate)
     problem = _truncation(
         info.frames, frames, tolerance_frames, info.extra_info
-    ) or _content_problem(waveform, duration_s, min_duration_s, silence_peak)
+    ) or content_problem(waveform, duration_s, min_duration_s, silence_peak)
     return AudioProbe(duration_s, sample_rate, channels, problem)

@@ -20,7 +20,13 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
-from diffusion_link.data.audio import INT16_SCALE, read_audio, to_clap_int16
+from diffusion_link.data.audio import (
+    INT16_SCALE,
+    Waveform,
+    describe_input,
+    read_audio,
+    to_clap_int16,
+)
 from diffusion_link.device import resolve_device
 from diffusion_link.encoders.laion_clap.checkpoint import (
     check_official_checkpoint,
@@ -63,13 +69,13 @@ class LaionClapEncoder:
         self.device = resolve_device(settings.device)
         self.amp_dtype = self._amp_dtype(settings.amp)
 
-        self.tokenizer = load_tokenizer(settings.tokenizer)
+        self.tokenizer = None if settings.tokenizer is None else load_tokenizer(settings.tokenizer)
         path = resolve_checkpoint(settings.checkpoint)
         self.checkpoint_id = checkpoint_identity(path)
         model, model_cfg = build_clap_model(settings.audio_model)
         load_checkpoint_into(model, load_clap_state_dict(path), str(path))
         vocab_size = model.text_branch.config.vocab_size
-        if len(self.tokenizer) > vocab_size:
+        if self.tokenizer is not None and len(self.tokenizer) > vocab_size:
             raise LaionClapError(
                 f"tokenizer {settings.tokenizer} has {len(self.tokenizer)} tokens, more than "
                 f"the text branch's {vocab_size}: it is not a RoBERTa tokenizer"
@@ -99,14 +105,16 @@ class LaionClapEncoder:
     def resource_checks(cls, params: EncoderChoice) -> dict[str, Callable[[], object]]:
         """The checkpoint is found and the tokenizer loads and tells texts apart."""
         clap = params.laion_clap
-        return {
-            "embedding.laion_clap.checkpoint": lambda: locate_checkpoint(clap.checkpoint),
-            "embedding.laion_clap.tokenizer": lambda: load_tokenizer(clap.tokenizer),
-        }
+        checks = {"embedding.laion_clap.checkpoint": lambda: locate_checkpoint(clap.checkpoint)}
+        if clap.tokenizer is not None:
+            checks["embedding.laion_clap.tokenizer"] = lambda: load_tokenizer(clap.tokenizer)
+        return checks
 
     def embed_text(self, texts: Sequence[str]) -> np.ndarray:
         """L2-normalised text embeddings, float32 of shape ``(len(texts), dim)``."""
         texts = list(texts)
+        if self.tokenizer is None:
+            raise LaionClapError("this LAION-CLAP encoder was built audio-only (tokenizer: null)")
         if not all(isinstance(t, str) for t in texts):
             raise TypeError("embed_text expects a sequence of strings")
         out = np.empty((len(texts), self.dim), dtype=np.float32)
@@ -129,13 +137,14 @@ class LaionClapEncoder:
                 bar.update(len(batch))
         return _finite(out, lambda i: f"text {texts[i]!r}")
 
-    def embed_audio(self, paths: Sequence[str | Path]) -> np.ndarray:
+    def embed_audio(self, paths: Sequence[str | Path | Waveform]) -> np.ndarray:
         """L2-normalised audio embeddings, float32 of shape ``(len(paths), dim)``.
 
-        Files are decoded, mixed to mono, resampled and cut or repeat-padded to CLAP's 10 s in
-        DataLoader workers. Raises :class:`AudioDecodeError` naming the first bad file.
+        Files (or in-memory ``(samples, sample_rate)`` waveforms) are decoded, mixed to mono,
+        resampled and cut or repeat-padded to CLAP's 10 s in DataLoader workers. Raises
+        :class:`AudioDecodeError` naming the first bad input.
         """
-        paths = [Path(p) for p in paths]
+        paths = [p if isinstance(p, tuple) else Path(p) for p in paths]
         out = np.empty((len(paths), self.dim), dtype=np.float32)
         if not paths:
             return out
@@ -151,7 +160,7 @@ class LaionClapEncoder:
             for indices, waveforms, errors in loader:
                 if errors:
                     index, message = errors[0]
-                    raise AudioDecodeError(f"cannot read audio file {paths[index]}: {message}")
+                    raise AudioDecodeError(f"cannot read {describe_input(paths, index)}: {message}")
                 waveforms = waveforms.to(self.device, non_blocking=True).float() / INT16_SCALE
                 with torch.inference_mode(), self._autocast():
                     # As CLAP.get_audio_embedding on get_audio_features' dict; the non-fusion
@@ -160,7 +169,7 @@ class LaionClapEncoder:
                     embedding = self.model.audio_projection(features["embedding"])
                 out[indices] = _normalise(embedding)
                 bar.update(len(indices))
-        return _finite(out, lambda i: f"audio file {paths[i]}")
+        return _finite(out, lambda i: describe_input(paths, i))
 
     def _amp_dtype(self, amp: bool) -> torch.dtype | None:
         if not amp or self.device.type != "cuda":
@@ -180,15 +189,17 @@ class LaionClapEncoder:
 class _ClapInputs(Dataset):
     """CLAP input waveforms, or the error that prevented one, per audio file."""
 
-    def __init__(self, paths: list[Path], sample_rate: int, seconds: float) -> None:
+    def __init__(self, paths: list[Path | Waveform], sample_rate: int, seconds: float) -> None:
         self.paths, self.sample_rate, self.seconds = paths, sample_rate, seconds
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, index: int) -> tuple[int, torch.Tensor | None, str | None]:
+        item = self.paths[index]
         try:
-            waveform, rate = read_audio(self.paths[index])
+            waveform, rate = item if isinstance(item, tuple) else read_audio(item)
+            waveform = np.asarray(waveform, dtype=np.float32)
             if not np.isfinite(waveform).all():
                 raise ValueError("non-finite samples")
             clip = to_clap_int16(waveform, rate, self.sample_rate, self.seconds)

@@ -18,7 +18,8 @@ class LaionClapSettings:
         checkpoint: a local ``.pt`` (laion-clap's format) or ``.safetensors`` state dict, or an
             official checkpoint name such as ``630k-audioset-best.pt`` (downloaded when online).
         tokenizer: a hub name (``roberta-base``) or a local folder with vocab.json + merges.txt
-            or tokenizer.json, loaded with transformers' ``RobertaTokenizer``.
+            or tokenizer.json, loaded with transformers' ``RobertaTokenizer``; ``None`` builds
+            an audio-only encoder (captioning audio needs no text branch).
         audio_model: laion-clap's audio model config; must match the checkpoint (the official
             630k checkpoints are HTSAT-tiny, the music ones HTSAT-base).
         enable_fusion: only ``False`` (the paper's setting) is implemented.
@@ -29,7 +30,7 @@ class LaionClapSettings:
     """
 
     checkpoint: str | Path = "630k-audioset-best.pt"
-    tokenizer: str | Path = "roberta-base"
+    tokenizer: str | Path | None = "roberta-base"
     audio_model: str = "HTSAT-tiny"
     enable_fusion: bool = False
     device: str = "auto"

@@ -78,7 +78,13 @@ def train_decoder(
     _log_reports(variant.name, reports)
     elapsed = time.perf_counter() - started
     logger.info("%s decoder trained on %d pairs in %.1f s", variant.name, len(pairs), elapsed)
-    return decoder, history_table(decoder.history, variant.name)
+    return _record_training_input(decoder, variant), history_table(decoder.history, variant.name)
+
+
+def _record_training_input(decoder: CaptionDecoder, variant: VariantParams) -> CaptionDecoder:
+    """Save with the decoder which bridge's outputs it read (checked when it captions)."""
+    decoder.trained_on = {"variant": variant.name, "bridge": variant.rows}
+    return decoder
 
 
 def history_table(history: list[dict[str, float]], variant: str) -> pd.DataFrame:
