@@ -61,6 +61,8 @@ bench: setup
 	$(BIN)/python bench/bridge.py
 	$(BIN)/python bench/decoder.py
 	$(BIN)/python bench/tracking.py
+	$(BIN)/python bench/captioning.py --phase cold
+	$(BIN)/python bench/captioning.py --phase warm
 
 clean:
 	rm -rf $(VENV) .cache
