@@ -39,9 +39,6 @@ def parser() -> argparse.ArgumentParser:
     options.add_argument("--name", help="the sweep's name (default: the grid's key names)")
     options.add_argument("--metric", help="metric to plot: a table column or an MLflow name")
     options.add_argument("--against", help="swept key to plot it against (default: the first)")
-    options.add_argument(
-        "--project", type=Path, default=Path.cwd(), help="project folder (default: here)"
-    )
     return options
 
 
@@ -58,7 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         against=arguments.against,
     )
     try:
-        outcome = run_sweep(request, arguments.project)
+        outcome = run_sweep(request, Path.cwd())
     except ParameterError as error:
         sys.stderr.write(f"{error}\n")
         return 2

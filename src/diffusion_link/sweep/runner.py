@@ -285,7 +285,8 @@ def _write_outputs(
 
 
 def run_sweep(request: SweepRequest, project_path: Path) -> SweepOutcome:
-    """Run the sweep ``request`` in the Kedro project at ``project_path`` (module doc).
+    """Run the sweep ``request`` in the Kedro project at ``project_path`` (module doc), from
+    that folder as ``kedro run`` runs (relative paths in parameters are read from the cwd).
 
     Every point is checked before any run (``ParameterError`` naming each bad key); a point
     whose digest (:func:`~diffusion_link.sweep.grid.point_digest`) has a FINISHED run is
