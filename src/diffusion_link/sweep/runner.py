@@ -103,6 +103,8 @@ def _plan(request: SweepRequest, project_path: Path) -> Plan:
     against = _against(request.against, list(grid), problems)
     if not request.grid:
         problems.append("--grid: at least one key=values item is needed")
+    if not request.pipelines:
+        problems.append("--pipeline: at least one pipeline is needed")
     grids.check_grid(problems)
     context = _context(project_path, request.env, grids.nested(params))
     from kedro.framework.project import pipelines  # the run's, once the context exists
