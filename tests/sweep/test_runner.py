@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -62,17 +61,12 @@ def client_of(project: Path) -> tuple[MlflowClient, str]:
 def test_two_point_sweep_runs_and_its_rerun_skips_both(project, monkeypatch):
     monkeypatch.chdir(project)
     request = SweepRequest(pipelines=["bridge_training"], grid=[f"{S_STAR}=100,200"], name="two")
-    started = time.perf_counter()
     first = run_sweep(request, project)
-    ran = time.perf_counter() - started
     assert [r.skipped for r in first.results] == [False, False]
-    started = time.perf_counter()
     again = run_sweep(request, project)
-    rerun = time.perf_counter() - started
     assert [r.skipped for r in again.results] == [True, True]
     assert [r.run_id for r in again.results] == [r.run_id for r in first.results]
     assert again.parent_run_id == first.parent_run_id
-    assert rerun < ran  # nothing trained again (hang guard only otherwise)
 
     client, experiment = client_of(project)
     runs = client.search_runs([experiment])
@@ -103,12 +97,17 @@ def test_two_point_sweep_runs_and_its_rerun_skips_both(project, monkeypatch):
     assert logged == written
 
 
+def run_count(project: Path) -> int:
+    """The runs in the project's store (0 before any tracked run made it)."""
+    if not (project / "data" / "09_tracking" / "mlflow.db").exists():
+        return 0
+    client, experiment = client_of(project)
+    return len(client.search_runs([experiment]))
+
+
 def test_a_bad_grid_fails_before_any_run_and_names_the_key(project, monkeypatch):
     monkeypatch.chdir(project)
-    client, experiment = (
-        client_of(project) if (project / "data" / "09_tracking").exists() else (None, None)
-    )
-    before = len(client.search_runs([experiment])) if client else 0
+    before = run_count(project)
     request = SweepRequest(
         pipelines=["bridge_training"],
         grid=[f"{S_STAR}=100,abc", "bridge_training.bridges.diffusion_link.model.widht=8"],
@@ -117,5 +116,4 @@ def test_a_bad_grid_fails_before_any_run_and_names_the_key(project, monkeypatch)
         run_sweep(request, project)
     assert f"{S_STAR}: Input should be a valid integer" in str(error.value)
     assert "model.widht: unknown key (did you mean width?)" in str(error.value)
-    after = len(client_of(project)[0].search_runs([experiment])) if client else 0
-    assert after == before
+    assert run_count(project) == before

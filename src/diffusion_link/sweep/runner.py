@@ -98,7 +98,7 @@ def _plan(request: SweepRequest, project_path: Path) -> Plan:
         f"{k}: --params takes one value (got {len(v)})" for k, v in fixed.items() if len(v) > 1
     ]
     name = request.name or grids.default_name(list(grid))
-    if not _NAME.match(name):
+    if (request.name or grid) and not _NAME.match(name):  # no valid key: no default name
         problems.append(f"--name {name!r}: letters, digits and _ . + - only")
     against = _against(request.against, list(grid), problems)
     if not request.grid:
