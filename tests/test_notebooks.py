@@ -2,7 +2,8 @@
 
 A temporary copy of the project (conf, pyproject.toml, src, notebooks, data/01_raw) runs
 data_prep, embedding, bridge_training and evaluation through ``kedro run`` with tiny bridges
-(conf/local/parameters.yml), then each notebook is executed by nbclient in that copy.
+(conf/local/parameters.yml), then the two-point sweeps the ablation notebooks read (``python -m
+diffusion_link.sweep``, :data:`SWEEPS`), then each notebook is executed by nbclient in that copy.
 """
 
 from __future__ import annotations
@@ -46,6 +47,14 @@ LOCAL_PARAMETERS = {
 }
 
 
+# The ablation notebooks' sweeps (name -> grid), two points each of bridge_training and
+# evaluation: the notebooks read their tables and runs.
+SWEEPS = {
+    "s_star": "bridge_training.bridges.diffusion_link.model.s_star=100,300",
+    "topology": "bridge_training.bridges.diffusion_link.loss.topology_weight=0,1",
+}
+
+
 def environment() -> dict[str, str]:
     bin_dir = Path(sys.executable).parent
     return {
@@ -85,6 +94,19 @@ def ran_project(tmp_path_factory) -> Path:
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
     assert list((root / "data" / "08_reporting").glob("report.json/*/report.json"))
     logger.info("kedro run of %s took %.0fs", PIPELINES, time.perf_counter() - started)
+    for name, grid in SWEEPS.items():
+        started = time.perf_counter()
+        command = [sys.executable, "-m", "diffusion_link.sweep", "--name", name, "--grid", grid]
+        result = subprocess.run(
+            [*command, "--pipeline", "bridge_training,evaluation"],
+            cwd=root,
+            env=environment(),
+            capture_output=True,
+            text=True,
+            timeout=1800,  # hang guard only: its time is logged below
+        )
+        assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
+        logger.info("sweep %s took %.0fs", name, time.perf_counter() - started)
     return root
 
 
