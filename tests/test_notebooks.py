@@ -1,23 +1,22 @@
 """The notebooks in notebooks/ run top to bottom, headless, after the default pipelines ran.
 
-A temporary copy of the project (conf, pyproject.toml, src, notebooks, data/01_raw) runs
-data_prep, embedding, bridge_training and evaluation through ``kedro run`` with tiny bridges
-(conf/local/parameters.yml), then the two-point sweeps the ablation notebooks read (``python -m
+The tiny default run's project (``tiny_run`` in ``tiny_run_fixtures``: a temporary copy of the
+project in which the five default pipelines ran through ``kedro run`` with tiny bridges and
+decoders), then the two-point sweeps the ablation notebooks read (``python -m
 diffusion_link.sweep``, :data:`SWEEPS`), then each notebook is executed by nbclient in that copy.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-import yaml
+
+from tiny_run_fixtures import environment
 
 nbclient = pytest.importorskip("nbclient")
 nbformat = pytest.importorskip("nbformat")
@@ -25,28 +24,6 @@ nbformat = pytest.importorskip("nbformat")
 logger = logging.getLogger(__name__)
 PROJECT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p.name for p in (PROJECT / "notebooks").glob("*.ipynb"))
-PIPELINES = ("data_prep", "embedding", "bridge_training", "decoder_training", "evaluation")
-SMOLLM2 = PROJECT / "data" / "06_models" / "smollm2-135m-instruct"  # made by `make setup`
-TINY = {"model": {"width": 32}, "training": {"steps": 20, "checkpoint_every": 10}}
-LOCAL_PARAMETERS = {
-    "bridge_training": {
-        "settings": {"device": "cpu"},
-        "bridges": {
-            "diffusion_link": TINY,
-            "diffusion_bridge": TINY,
-            "diffgap": {**TINY, "model": {"width": 32, "ddim_steps": 10}},
-        },
-    },
-    "decoder_training": {
-        "settings": {
-            "model": str(SMOLLM2),
-            "train_subset": 16,
-            "generation": {"max_new_tokens": 4},
-        }
-    },
-}
-
-
 # The ablation notebooks' sweeps (name -> grid), two points each of bridge_training and
 # evaluation: the notebooks read their tables and runs.
 SWEEPS = {
@@ -55,51 +32,16 @@ SWEEPS = {
 }
 
 
-def environment() -> dict[str, str]:
-    bin_dir = Path(sys.executable).parent
-    return {
-        **os.environ,
-        "KEDRO_DISABLE_TELEMETRY": "1",
-        "HF_HUB_OFFLINE": "1",
-        "MPLBACKEND": "Agg",
-        "NUMBA_CACHE_DIR": os.environ.get("NUMBA_CACHE_DIR", str(PROJECT / ".cache" / "numba")),
-        "OMP_NUM_THREADS": "1",  # small models on a shared 2-core machine
-        "MKL_NUM_THREADS": "1",
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-    }
-
-
 @pytest.fixture(scope="module")
-def ran_project(tmp_path_factory) -> Path:
-    """A copy of the project in which the default pipelines have run (tiny bridges, decoders)."""
-    root = tmp_path_factory.mktemp("project")
-    ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "local")
-    for folder in ("conf", "src", "notebooks"):
-        shutil.copytree(PROJECT / folder, root / folder, ignore=ignore)
-    shutil.copytree(PROJECT / "data" / "01_raw", root / "data" / "01_raw")
-    shutil.copy(PROJECT / "pyproject.toml", root)
-    (root / "conf" / "local").mkdir()
-    (root / "conf" / "local" / "parameters.yml").write_text(yaml.safe_dump(LOCAL_PARAMETERS))
-    started = time.perf_counter()
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "kedro"), "run", "--pipelines", ",".join(PIPELINES)],
-        cwd=root,
-        env=environment(),
-        capture_output=True,
-        text=True,
-        # Hang guard only: the tiny run of the five pipelines is estimated at <= 5 min on a quiet
-        # 2-core machine (it passed under the former 300 s guard; its time is logged below).
-        timeout=1800,
-    )
-    assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
-    assert list((root / "data" / "08_reporting").glob("report.json/*/report.json"))
-    logger.info("kedro run of %s took %.0fs", PIPELINES, time.perf_counter() - started)
+def ran_project(tiny_run) -> Path:
+    """The tiny default run's project (``tiny_run``), in which the ablation notebooks' sweeps
+    have then run."""
     for name, grid in SWEEPS.items():
         started = time.perf_counter()
         command = [sys.executable, "-m", "diffusion_link.sweep", "--name", name, "--grid", grid]
         result = subprocess.run(
             [*command, "--pipeline", "bridge_training,evaluation"],
-            cwd=root,
+            cwd=tiny_run,
             env=environment(),
             capture_output=True,
             text=True,
@@ -107,7 +49,7 @@ def ran_project(tmp_path_factory) -> Path:
         )
         assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
         logger.info("sweep %s took %.0fs", name, time.perf_counter() - started)
-    return root
+    return tiny_run
 
 
 def test_every_notebook_is_tested():
