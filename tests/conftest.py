@@ -17,9 +17,11 @@ def _restore_kedro_env(monkeypatch):
     variants a run registers are undone after it (``DecoderVariantsHook`` registers the run's
     configured variants; an in-process ``--env`` run would otherwise leak into later tests)."""
     from diffusion_link import pipeline_registry
+    from diffusion_link.pipelines.decoder_training.params import VARIANTS
 
     monkeypatch.delenv("KEDRO_ENV", raising=False)
-    monkeypatch.setattr(pipeline_registry, "_decoder_variants", pipeline_registry._decoder_variants)
+    # every variant, whatever a module-scoped fixture's run registered before this test
+    monkeypatch.setattr(pipeline_registry, "_decoder_variants", tuple(VARIANTS))
 
 
 @pytest.fixture(scope="session")
