@@ -28,12 +28,12 @@ PROVENANCE = {
 }
 RESULTS = pd.DataFrame(
     {
-        "mode": ["zero_shot"] * 2,
-        "bridge": ["none"] * 2,
-        "clip_id": ["a", "b"],
-        "caption": ["a dog barks", "rain"],
-        "references": [["a dog is barking", "dog barks"], ["a car passes"]],
-        "cider_d": [150.0, 0.0],
+        "mode": ["zero_shot"] * 3,
+        "bridge": ["none"] * 3,
+        "clip_id": ["a", "b", "c"],
+        "caption": ["a dog barks", "rain", "wind"],
+        "references": [["a dog is barking", "dog barks"], ["a car passes"], ["birds sing"]],
+        "cider_d": [150.0, 0.0, 0.0],  # a tie for the worst: the first clip id is shown
     }
 )
 SCORES = {

@@ -213,7 +213,8 @@ def report_markdown(report: dict[str, Any], context: ReportContext) -> str:
 
 
 def _extreme_clip_lines(results: pd.DataFrame) -> list[str]:
-    """Each variant's best and worst clip by CIDEr-D, with one of its references."""
+    """Each variant's best and worst clip by CIDEr-D (ties: the first clip id), with one of
+    its references."""
     if results.empty:
         return []
     lines = [
@@ -222,8 +223,8 @@ def _extreme_clip_lines(results: pd.DataFrame) -> list[str]:
         "",
     ]
     for (mode, bridge), rows in results.groupby(["mode", "bridge"], sort=True):
-        ranked = rows.sort_values(["cider_d", "clip_id"], ascending=[False, True])
-        best, worst = ranked.iloc[0], ranked.iloc[-1]
+        best = rows.sort_values(["cider_d", "clip_id"], ascending=[False, True]).iloc[0]
+        worst = rows.sort_values(["cider_d", "clip_id"]).iloc[0]
         lines.append(f"- {mode} / {bridge}: best {_clip(best)}; worst {_clip(worst)}")
     return [*lines, ""]
 
