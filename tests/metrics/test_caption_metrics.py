@@ -295,3 +295,18 @@ def test_spice_command_is_safe_on_java_17(tmp_path):
     ]
     assert "-cache" not in command
     assert (spice_dir / "spice-1.0.jar").is_file()
+
+
+@pytest.mark.skipif(spice_unavailable_reason() is None, reason="CoreNLP installed: SPICE runs")
+def test_spice_command_starts_the_jar_on_this_java(tmp_path):
+    """Offline the command gets as far as it can: this Java accepts its options and starts
+    spice-1.0.jar, which then stops on the missing Stanford CoreNLP classes (SPICE itself is
+    not exercised offline)."""
+    spice_dir = caption_java.package_dir() / "spice"
+    in_file = tmp_path / "in.json"
+    in_file.write_text('[{"image_id": "a", "test": "a dog barks", "refs": ["a dog barking"]}]')
+    command = caption_java.spice_command(spice_dir, in_file, tmp_path / "out.json")
+    result = subprocess.run(command, cwd=spice_dir, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "ClassNotFoundException: edu.stanford.nlp." in result.stderr, result.stderr[-2000:]
+    assert not (tmp_path / "out.json").exists()
