@@ -27,7 +27,9 @@ def test_more_values_than_one_batch_are_all_logged_in_order(store):
     dataset = MlflowMetricsBatchDataset(prefix="bridge_training")
     with mlflow.start_run(experiment_id=store) as run:
         dataset.save({"diffusion_link.loss": curve, "c3.x": {"step": 0, "value": 2.0}})
-    history = MlflowClient().get_metric_history(run.info.run_id, "bridge_training.diffusion_link.loss")
+    history = MlflowClient().get_metric_history(
+        run.info.run_id, "bridge_training.diffusion_link.loss"
+    )
     assert [(m.step, m.value) for m in history] == [(p["step"], p["value"]) for p in curve]
     assert MlflowClient().get_run(run.info.run_id).data.metrics["bridge_training.c3.x"] == 2.0
     loaded = MlflowMetricsBatchDataset(prefix="bridge_training", run_id=run.info.run_id).load()
