@@ -237,3 +237,76 @@ def test_constant_caption_baseline_picks_the_obvious_winner():
     assert set(prior) == set(METRICS) | set(DIVERSITY)
     assert prior["distinct_share"] == pytest.approx(1 / 3) and prior["CIDEr"] == 0.0
     assert caption_report(variants, references)["constant_caption"] is None
+    assert set(report["cider_d"]) == {"prior"}  # the baseline has no per-clip results
+    assert report["cider_d"]["prior"] == {"c1": 0.0, "c2": 0.0, "c3": 0.0}
+
+
+def test_per_clip_cider_d_averages_to_the_variants_cider_d(example):
+    """caption_report keeps pycocoevalcap's per-item CIDEr-D: one per clip, x100, their mean
+    is the variant's corpus CIDEr-D; a clip captioned by its own reference beats nonsense."""
+    candidates, references = example
+    few = dict(list(candidates.items())[:12])
+    own = {clip: references[clip][0] for clip in few}
+    report = caption_report({"system": few, "own": own}, references)
+    for name, variant in (("system", few), ("own", own)):
+        per_clip = report["cider_d"][name]
+        assert list(per_clip) == list(variant)
+        mean = sum(per_clip.values()) / len(per_clip)
+        assert mean == pytest.approx(report["scores"][name]["CIDEr"], rel=1e-12)
+    assert all(report["cider_d"]["own"][clip] > report["cider_d"]["system"][clip] for clip in few)
+
+
+def test_the_jars_that_ran_are_named_and_exist(example):
+    candidates, references = example
+    report = caption_report({"system": dict(list(candidates.items())[:3])}, references)
+    names = [jar.name for jar in report["jars"]]
+    assert names[:2] == ["stanford-corenlp-3.4.1.jar", "meteor-1.5.jar"]
+    assert all(jar.is_file() for jar in report["jars"])
+    if "SPICE" in report["unavailable"]:  # SPICE did not run: its jars are not listed
+        assert names == ["stanford-corenlp-3.4.1.jar", "meteor-1.5.jar"]
+    spice_dir = caption_java.package_dir() / "spice"
+    with_spice = caption_java.metric_jars(spice_dir)
+    assert with_spice[2] == spice_dir / "spice-1.0.jar"
+    assert set(with_spice[3:]) == set((spice_dir / "lib").glob("*.jar"))
+
+
+def test_java_version_is_the_runtimes_first_line():
+    version = caption_java.java_version()
+    assert version.split()[1] == "version", version
+    expected = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr
+    assert version == expected.splitlines()[0].strip()
+
+
+def test_spice_command_is_safe_on_java_17(tmp_path):
+    """spice-1.0.jar's -cache (FST into LMDB) fails on Java 17: the command never asks for it,
+    and the JVM option comes before -jar (everything after the jar goes to SPICE)."""
+    spice_dir = caption_java.package_dir() / "spice"
+    command = caption_java.spice_command(spice_dir, tmp_path / "in.json", tmp_path / "out.json")
+    assert command == [
+        caption_java.java_executable(),
+        "-Xmx8G",
+        "-jar",
+        str(spice_dir / "spice-1.0.jar"),
+        str(tmp_path / "in.json"),
+        "-out",
+        str(tmp_path / "out.json"),
+        "-subset",
+        "-silent",
+    ]
+    assert "-cache" not in command
+    assert (spice_dir / "spice-1.0.jar").is_file()
+
+
+@pytest.mark.skipif(spice_unavailable_reason() is None, reason="CoreNLP installed: SPICE runs")
+def test_spice_command_starts_the_jar_on_this_java(tmp_path):
+    """Offline the command gets as far as it can: this Java accepts its options and starts
+    spice-1.0.jar, which then stops on the missing Stanford CoreNLP classes (SPICE itself is
+    not exercised offline)."""
+    spice_dir = caption_java.package_dir() / "spice"
+    in_file = tmp_path / "in.json"
+    in_file.write_text('[{"image_id": "a", "test": "a dog barks", "refs": ["a dog barking"]}]')
+    command = caption_java.spice_command(spice_dir, in_file, tmp_path / "out.json")
+    result = subprocess.run(command, cwd=spice_dir, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "ClassNotFoundException: edu.stanford.nlp." in result.stderr, result.stderr[-2000:]
+    assert not (tmp_path / "out.json").exists()

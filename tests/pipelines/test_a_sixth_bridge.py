@@ -63,9 +63,10 @@ def sixth_bridge(monkeypatch):
 
 
 def parameters(name: str) -> dict:
-    """conf/base's bridge_training and evaluation groups, made small, plus the new bridge."""
+    """conf/base's bridge_training and evaluation groups, made small, plus the new bridge (and
+    the embedding and decoder_training groups, whose seeds the report's provenance lists)."""
     raw = {}
-    for group in ("bridge_training", "evaluation"):
+    for group in ("embedding", "bridge_training", "decoder_training", "evaluation"):
         text = (PROJECT / "conf" / "base" / f"parameters_{group}.yml").read_text()
         raw.update(yaml.safe_load(text))
     params = copy.deepcopy(raw)
@@ -110,6 +111,17 @@ def test_a_registered_bridge_is_trained_evaluated_and_reported(
         ),
         "params:evaluation": validated["evaluation"],
         "params:bridge_training.settings": validated["bridge_training"]["settings"],
+        "params:embedding": validated["embedding"],
+        "params:bridge_training": validated["bridge_training"],
+        "params:decoder_training.settings": validated["decoder_training"]["settings"],
+        "clips": default_captions[["clip_id", "split"]].drop_duplicates(ignore_index=True),
+        "run_context": {
+            "git_commit": None,
+            "git_dirty": None,
+            "kedro_env": "base",
+            "save_version": None,
+            "mlflow_run_id": None,
+        },
     }
     catalog = DataCatalog(
         {key: MemoryDataset(value, copy_mode="assign") for key, value in inputs.items()}
@@ -136,3 +148,5 @@ def test_a_registered_bridge_is_trained_evaluated_and_reported(
     report = catalog.load("report_json")
     assert set(report["modality_gap"]) == set(BRIDGES)
     assert report["modality_gap"][sixth_bridge]["matched_audio_text"] > 0
+    seeds = report["provenance"]["seeds"]  # from the whole bridge_training group
+    assert seeds["bridge_training.bridges.diffusion_link.seed"] == 0

@@ -15,6 +15,27 @@ from diffusion_link.reporting.report import EmbeddingTables, report_json
 from diffusion_link.reporting.report_markdown import ReportContext, report_markdown
 from diffusion_link.reporting.training_report import ConvergenceRule
 
+PROVENANCE = {
+    "git_commit": "0123456789abcdef",
+    "git_dirty": True,
+    "kedro_env": "local",
+    "save_version": "2026-12-02T17.00.00.000Z",
+    "mlflow_run_id": None,
+    "versions": {"python": "3.11.2", "torch": "2.14.1", "laion-clap": None},
+    "java": {"version": 'openjdk version "17.0.15"', "jars": {"meteor/meteor-1.5.jar": "ab" * 32}},
+    "tables": {"captions": "cd" * 32},
+    "seeds": {"evaluation.umap.seed": 0},
+}
+RESULTS = pd.DataFrame(
+    {
+        "mode": ["zero_shot"] * 3,
+        "bridge": ["none"] * 3,
+        "clip_id": ["a", "b", "c"],
+        "caption": ["a dog barks", "rain", "wind"],
+        "references": [["a dog is barking", "dog barks"], ["a car passes"], ["birds sing"]],
+        "cider_d": [150.0, 0.0, 0.0],  # a tie for the worst: the first clip id is shown
+    }
+)
 SCORES = {
     "METEOR": 20.0,
     "CIDEr": 50.0,
@@ -65,8 +86,9 @@ def test_non_finite_numbers_are_none_and_listed(tables):
     gap = {"c3": {"matched_audio_text": float("nan"), "recall_at_1": 0.25}}
     captioning = {"captioning": {}, "unavailable": {"SPICE": "no CoreNLP"}}
     report = report_json(
-        tables.header("tiny"), gap, {"100": float("inf")}, captioning, {}, {"c3": 1.0}
+        tables.header("tiny"), gap, {"100": float("inf")}, captioning, {}, {"c3": 1.0}, PROVENANCE
     )
+    assert report["provenance"] == PROVENANCE
     assert list(report)[:3] == ["dataset", "encoder", "simulated_audio"]
     assert report["modality_gap"]["c3"] == {
         "matched_audio_text": None,
@@ -92,8 +114,8 @@ def test_markdown_lays_out_the_run_and_the_paper(tables, paper):
         },
         "unavailable": {"SPICE": "no CoreNLP"},
     }
-    report = report_json(tables.header("tiny"), gap, {"100": 0.5}, captioning, {}, {})
-    context = ReportContext("test", "train", [1], ConvergenceRule(), paper, tables)
+    report = report_json(tables.header("tiny"), gap, {"100": 0.5}, captioning, {}, {}, PROVENANCE)
+    context = ReportContext("test", "train", [1], ConvergenceRule(), paper, tables, RESULTS)
     markdown = report_markdown(report, context)
     assert "Warning" not in markdown
     assert "| test clips (captions) | 2 (3) |" in markdown
@@ -105,3 +127,15 @@ def test_markdown_lays_out_the_run_and_the_paper(tables, paper):
     assert 'Constant-caption baseline: "a dog"' in markdown
     assert "- SPICE: unavailable (no CoreNLP)" in markdown
     assert ConvergenceRule().describe() in markdown
+    assert (
+        '- zero_shot / none: best `a` (150.0) "a dog barks" (a reference: "a dog is barking"); '
+        'worst `b` (0.0) "rain" (a reference: "a car passes")'
+    ) in markdown
+    provenance = markdown[markdown.index("## Provenance") :]
+    assert "| git commit | `0123456789abcdef` (with uncommitted changes) |" in provenance
+    assert "| Kedro environment | `local` |" in provenance
+    assert "| MLflow run | not tracked |" in provenance
+    assert "| versions | python 3.11.2, torch 2.14.1, laion-clap not installed |" in provenance
+    assert 'openjdk version "17.0.15"; jars: meteor-1.5.jar `abababababab`' in provenance
+    assert "| input tables | captions `cdcdcdcdcdcd` |" in provenance
+    assert "| seeds | evaluation.umap.seed=0 |" in provenance

@@ -2,7 +2,13 @@
 
 Each is started once per call however many captions it handles (see
 :mod:`diffusion_link.metrics.caption_metrics`). SPICE's Stanford CoreNLP jars are looked for
-**before** anything starts, so pycocoevalcap never tries its download.
+**before** anything starts, so pycocoevalcap never tries its download. :func:`metric_jars` names
+the jars a call ran (the report's provenance hashes them), :func:`java_version` the Java.
+
+SPICE runs **without** ``-cache``: spice-1.0.jar's cache serialises parses with FST 2.47 into
+LMDB, which fails on Java 17 (FST reflects into ``java.base`` internals that Java 17 no longer
+opens). pycocoevalcap's own wrapper passes ``-cache``; here the cache lay in a temporary folder
+deleted after each call, so it was never reused and leaving it out loses nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 SPICE_CORENLP_JARS = ("stanford-corenlp-3.6.0.jar", "stanford-corenlp-3.6.0-models.jar")
+SPICE_JAR = "spice-1.0.jar"
 
 
 class JavaNotFoundError(RuntimeError):
@@ -42,14 +49,45 @@ def java_executable() -> str:
     return java
 
 
+def java_version() -> str:
+    """The first line of ``java -version`` (e.g. ``openjdk version "17.0.15" 2025-04-15``)."""
+    result = subprocess.run(
+        [java_executable(), "-version"], capture_output=True, text=True, check=True
+    )
+    return (result.stderr or result.stdout).splitlines()[0].strip()
+
+
+def tokenizer_jar() -> Path:
+    """The Stanford CoreNLP 3.4.1 jar that runs PTBTokenizer (pycocoevalcap's)."""
+    from pycocoevalcap.tokenizer.ptbtokenizer import STANFORD_CORENLP_3_4_1_JAR
+
+    return package_dir() / "tokenizer" / STANFORD_CORENLP_3_4_1_JAR
+
+
+def meteor_jar() -> Path:
+    """meteor-1.5.jar, which pycocoevalcap's ``Meteor`` starts from its own folder."""
+    from pycocoevalcap.meteor.meteor import METEOR_JAR
+
+    return package_dir() / "meteor" / METEOR_JAR
+
+
+def metric_jars(spice_dir: Path | None) -> list[Path]:
+    """Every jar a scoring call runs: the tokeniser's and METEOR's, and, when ``spice_dir`` is
+    given (SPICE ran), spice-1.0.jar and the jars of its ``lib`` folder (its class path)."""
+    jars = [tokenizer_jar(), meteor_jar()]
+    if spice_dir is not None:
+        jars += [spice_dir / SPICE_JAR, *sorted((spice_dir / "lib").glob("*.jar"))]
+    return jars
+
+
 def spice_unavailable_reason(spice_dir: Path | None = None) -> str | None:
     """Why SPICE cannot run here, or ``None`` when its jars are all in place.
 
     Only looks at files: never calls pycocoevalcap's ``get_stanford_models`` (which downloads).
     """
     spice_dir = spice_dir or package_dir() / "spice"
-    if not (spice_dir / "spice-1.0.jar").is_file():
-        return f"SPICE's jar {spice_dir / 'spice-1.0.jar'} is missing"
+    if not (spice_dir / SPICE_JAR).is_file():
+        return f"SPICE's jar {spice_dir / SPICE_JAR} is missing"
     missing = [name for name in SPICE_CORENLP_JARS if not (spice_dir / "lib" / name).is_file()]
     if missing:
         return (
@@ -67,9 +105,8 @@ def ptb_tokenize(sentences: Sequence[str]) -> list[str]:
     pycocoevalcap's own wrapper writes its temporary file into site-packages and does not check
     the tokeniser's output; this one uses a private temporary file and checks the line count.
     """
-    from pycocoevalcap.tokenizer.ptbtokenizer import PUNCTUATIONS, STANFORD_CORENLP_3_4_1_JAR
+    from pycocoevalcap.tokenizer.ptbtokenizer import PUNCTUATIONS
 
-    jar = package_dir() / "tokenizer" / STANFORD_CORENLP_3_4_1_JAR
     lines = [sentence.replace("\n", " ").replace("\r", " ") for sentence in sentences]
     with tempfile.TemporaryDirectory(prefix="ptb-") as folder:
         path = Path(folder) / "sentences.txt"
@@ -78,7 +115,7 @@ def ptb_tokenize(sentences: Sequence[str]) -> list[str]:
             [
                 java_executable(),
                 "-cp",
-                str(jar),
+                str(tokenizer_jar()),
                 "edu.stanford.nlp.process.PTBTokenizer",
                 "-preserveLines",
                 "-lowerCase",
@@ -125,6 +162,22 @@ class Meteor:
         process.wait()
 
 
+def spice_command(spice_dir: Path, in_file: Path, out_file: Path) -> list[str]:
+    """The command line of one spice-1.0.jar run: safe on Java 17 (no ``-cache``, see the
+    module's docstring), 8 GB of heap as pycocoevalcap gives it."""
+    return [
+        java_executable(),
+        "-Xmx8G",
+        "-jar",
+        str(spice_dir / SPICE_JAR),
+        str(in_file),
+        "-out",
+        str(out_file),
+        "-subset",
+        "-silent",
+    ]
+
+
 def spice_scores(
     gts: dict[str, list[str]], res: dict[str, list[str]], spice_dir: Path
 ) -> dict[str, float]:
@@ -134,22 +187,6 @@ def spice_scores(
         in_file.write_text(
             json.dumps([{"image_id": k, "test": res[k][0], "refs": gts[k]} for k in res])
         )
-        subprocess.run(
-            [
-                java_executable(),
-                "-jar",
-                "-Xmx8G",
-                str(spice_dir / "spice-1.0.jar"),
-                str(in_file),
-                "-cache",
-                str(Path(folder) / "cache"),
-                "-out",
-                str(out_file),
-                "-subset",
-                "-silent",
-            ],
-            cwd=spice_dir,
-            check=True,
-        )
+        subprocess.run(spice_command(spice_dir, in_file, out_file), cwd=spice_dir, check=True)
         results = json.loads(out_file.read_text())
     return {item["image_id"]: float(item["scores"]["All"]["f"]) for item in results}

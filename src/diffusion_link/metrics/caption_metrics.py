@@ -44,7 +44,7 @@ import contextlib
 import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -58,6 +58,7 @@ from diffusion_link.metrics.caption_java import (
     JavaNotFoundError,
     Meteor,
     java_executable,
+    metric_jars,
     package_dir,
     ptb_tokenize,
     spice_scores,
@@ -136,23 +137,35 @@ def _per_variant(
     }
 
 
-def _score_tokenised(
-    per_variant: Tokenised, spice_dir: Path
-) -> tuple[dict[str, dict[str, float | None]], dict[str, str]]:
-    """Every metric of every variant: one METEOR process, at most one SPICE run."""
+class Scored(NamedTuple):
+    """What one scoring call found: corpus scores, unavailable metrics, per-clip CIDEr-D, jars."""
+
+    scores: dict[str, dict[str, float | None]]  # variant -> {metric: score x100 or None}
+    unavailable: dict[str, str]  # metric -> why it is unavailable
+    cider_d: dict[str, dict[str, float]]  # variant -> {clip id: CIDEr-D x100}
+    jars: list[Path]  # every jar that ran (caption_java.metric_jars)
+
+
+def _score_tokenised(per_variant: Tokenised, spice_dir: Path) -> Scored:
+    """Every metric of every variant: one METEOR process, at most one SPICE run.
+
+    Each variant's CIDEr-D is the mean of its clips' (pycocoevalcap's per-item scores, which
+    :attr:`Scored.cider_d` keeps)."""
     from pycocoevalcap.bleu.bleu import Bleu
     from pycocoevalcap.cider.cider import Cider
     from pycocoevalcap.rouge.rouge import Rouge
 
     spice_reason = spice_unavailable_reason(spice_dir)
     scores: dict[str, dict[str, float | None]] = {}
+    cider_d: dict[str, dict[str, float]] = {}
     # one METEOR process, one EVAL request per variant
     with Meteor() as meteor:
         for name, (gts, res) in per_variant.items():
             with contextlib.redirect_stdout(io.StringIO()):  # Bleu prints its length ratios
                 bleu, _ = Bleu(4).compute_score(gts, res)
             rouge, _ = Rouge().compute_score(gts, res)
-            cider, _ = Cider().compute_score(gts, res)
+            cider, per_clip = Cider().compute_score(gts, res)
+            cider_d[name] = {clip: SCALE * float(v) for clip, v in zip(gts, per_clip, strict=True)}
             scores[name] = {
                 "METEOR": SCALE * meteor.score(gts, res),
                 "CIDEr": SCALE * float(cider),
@@ -179,7 +192,8 @@ def _score_tokenised(
     else:
         unavailable["SPICE"] = spice_reason
         unavailable["SPIDEr"] = f"needs SPICE: {spice_reason}"
-    return scores, unavailable
+    jars = metric_jars(spice_dir if spice_reason is None else None)
+    return Scored(scores, unavailable, cider_d, jars)
 
 
 def caption_scores_many(
@@ -202,7 +216,8 @@ def caption_scores_many(
     java_executable()
     tokenised_refs, tokenised_cands, _ = _tokenise_all(variants, references)
     per_variant = _per_variant(variants, tokenised_refs, tokenised_cands)
-    return _score_tokenised(per_variant, spice_dir or package_dir() / "spice")
+    scored = _score_tokenised(per_variant, spice_dir or package_dir() / "spice")
+    return scored.scores, scored.unavailable
 
 
 def caption_report(
@@ -228,7 +243,8 @@ def caption_report(
     Returns:
         ``{"scores": {variant: {metric: score, distinct_share, Vocab}}, "unavailable":
         {metric: reason}, "constant_caption": {"caption", "tokenised", "candidates", metric:
-        score, ...} or None}``. One PTBTokenizer run, one METEOR process, at most one SPICE run.
+        score, ...} or None, "cider_d": {variant: {clip id: CIDEr-D x100}}, "jars": [every jar
+        that ran]}``. One PTBTokenizer run, one METEOR process, at most one SPICE run.
     """
     _check_inputs(variants, references)
     if CONSTANT_CAPTION in variants:
@@ -245,12 +261,20 @@ def caption_report(
         raw = training_captions[pool.index(best)]
         per_variant[CONSTANT_CAPTION] = ({c: refs[c] for c in clips}, {c: [best] for c in clips})
         baseline = {"caption": str(raw).strip(), "tokenised": best, "candidates": len(candidates)}
-    scores, unavailable = _score_tokenised(per_variant, spice_dir or package_dir() / "spice")
+    scored = _score_tokenised(per_variant, spice_dir or package_dir() / "spice")
+    scores = scored.scores
     for name, (_, res) in per_variant.items():
         scores[name].update(caption_diversity([captions[0] for captions in res.values()]))
     if baseline is not None:
         baseline.update(scores.pop(CONSTANT_CAPTION))
-    return {"scores": scores, "unavailable": unavailable, "constant_caption": baseline}
+        scored.cider_d.pop(CONSTANT_CAPTION)
+    return {
+        "scores": scores,
+        "unavailable": scored.unavailable,
+        "constant_caption": baseline,
+        "cider_d": scored.cider_d,
+        "jars": scored.jars,
+    }
 
 
 def caption_scores(

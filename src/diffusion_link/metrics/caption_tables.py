@@ -1,5 +1,6 @@
 """Tables 3-4 from a ``generated_captions`` table: its checks, its variants, the scores by mode
-and bridge (no Kedro; the scoring itself is :func:`~diffusion_link.metrics.caption_metrics.caption_report`).
+and bridge, and the per-clip results (no Kedro; the scoring itself is
+:func:`~diffusion_link.metrics.caption_metrics.caption_report`).
 """
 
 from __future__ import annotations
@@ -60,16 +61,37 @@ def caption_variants(generated_captions: pd.DataFrame) -> dict[Variant, dict[str
     }
 
 
+CAPTION_RESULTS_COLUMNS = ("mode", "bridge", "clip_id", "caption", "references", "cider_d")
+"""The columns of ``caption_results``: one row per (variant, clip); ``cider_d`` is x100."""
+
+
+def caption_results(
+    variants: dict[Variant, dict[str, str]],
+    references: dict[str, list[str]],
+    cider_d: dict[Variant, dict[str, float]],
+) -> pd.DataFrame:
+    """``caption_results``: each variant's caption of each clip, all the clip's reference
+    captions and its CIDEr-D (x100), sorted by mode, bridge and clip."""
+    rows = [
+        (mode, bridge, clip, caption, list(references[clip]), cider_d[(mode, bridge)][clip])
+        for (mode, bridge), captions in variants.items()
+        for clip, caption in captions.items()
+    ]
+    table = pd.DataFrame(rows, columns=list(CAPTION_RESULTS_COLUMNS))
+    return table.sort_values(["mode", "bridge", "clip_id"], ignore_index=True)
+
+
 def captioning_table(
     variants: dict[Variant, dict[str, str]],
     references: dict[str, list[str]],
     training_captions: list[str],
     constant_candidates: int,
-) -> dict[str, dict[str, Any]]:
-    """Every variant scored (:func:`caption_report`), laid out as report.json's ``captioning``.
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Every variant scored (:func:`caption_report`), laid out as report.json's ``captioning``,
+    and the per-clip results (:func:`caption_results`).
 
-    Returns ``{"captioning": {mode: {bridge: {metric: score}}, "constant_caption": {...}},
-    "unavailable": {metric: reason}}``.
+    Returns ``({"captioning": {mode: {bridge: {metric: score}}, "constant_caption": {...}},
+    "unavailable": {metric: reason}, "jars": [path of every jar that ran]}, caption_results)``.
     """
     result = caption_report(variants, references, training_captions, constant_candidates)
     table: dict[str, dict[str, Any]] = {}
@@ -84,4 +106,9 @@ def captioning_table(
     if constant is not None:
         table[CONSTANT_CAPTION] = constant
         logger.info("constant caption %r: CIDEr-D %.1f", constant["caption"], constant["CIDEr"])
-    return {"captioning": table, "unavailable": result["unavailable"]}
+    scores = {
+        "captioning": table,
+        "unavailable": result["unavailable"],
+        "jars": [str(jar) for jar in result["jars"]],
+    }
+    return scores, caption_results(variants, references, result["cider_d"])

@@ -62,12 +62,14 @@ def report_json(
     captioning: dict[str, dict[str, Any]],
     training: dict[str, dict[str, Any]],
     agreement: dict[str, float],
+    provenance: dict[str, Any],
 ) -> dict[str, Any]:
     """report.json: every number of the run, JSON-safe, non-finite ones listed as unavailable.
 
     ``header`` is :meth:`EmbeddingTables.header`; ``captioning`` is ``{"captioning": ...,
     "unavailable": ...}`` as the captioning metrics return it; ``agreement`` adds each bridge's
-    ``draw_agreement`` to its gap measures.
+    ``draw_agreement`` to its gap measures; ``provenance`` is what produced the run
+    (:func:`diffusion_link.reporting.provenance.provenance`), stored as it is.
     """
     report = {
         **header,
@@ -82,6 +84,7 @@ def report_json(
         "captioning": captioning["captioning"],
         "unavailable": dict(captioning["unavailable"]),
         "training": training,
+        "provenance": provenance,
     }
     for bridge, values in report["modality_gap"].items():
         for key, value in values.items():

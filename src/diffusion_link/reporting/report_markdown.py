@@ -1,14 +1,19 @@
 """report.md: this run's numbers laid out as the paper's tables, the paper's own beside them.
 
 The numbers come from report.json (:func:`diffusion_link.reporting.report.report_json`); the
-paper's are :class:`~diffusion_link.reporting.paper.PaperReference`, shown in parentheses.
+paper's are :class:`~diffusion_link.reporting.paper.PaperReference`, shown in parentheses. The
+best and worst clip of each captioning variant come from ``caption_results``; the last section
+is report.json's ``provenance``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from diffusion_link.core.bridges import BRIDGES, bridge_labels
 from diffusion_link.metrics.caption_metrics import CONSTANT_CAPTION, METRICS
@@ -20,8 +25,8 @@ from diffusion_link.reporting.training_report import ConvergenceRule, training_m
 
 @dataclass(frozen=True)
 class ReportContext:
-    """What the markdown states besides report.json's numbers: the evaluation's settings and
-    the embedding tables (their counts and attributes)."""
+    """What the markdown states besides report.json's numbers: the evaluation's settings, the
+    embedding tables (their counts and attributes) and the per-clip caption results."""
 
     split: str
     train_split: str
@@ -29,6 +34,7 @@ class ReportContext:
     convergence: ConvergenceRule
     paper: PaperReference
     tables: EmbeddingTables
+    caption_results: pd.DataFrame  # caption_metrics' per-clip table (caption_tables)
 
 
 def _simulator_note(attrs: dict[str, Any], split: str) -> str:
@@ -201,7 +207,65 @@ def report_markdown(report: dict[str, Any], context: ReportContext) -> str:
         ),
         "",
     ]
+    lines += _extreme_clip_lines(context.caption_results)
+    lines += _provenance_lines(report["provenance"])
     return "\n".join(lines)
+
+
+def _extreme_clip_lines(results: pd.DataFrame) -> list[str]:
+    """Each variant's best and worst clip by CIDEr-D (ties: the first clip id), with one of
+    its references."""
+    if results.empty:
+        return []
+    lines = [
+        "Best and worst clip of each variant by CIDEr-D (every clip: catalog entry "
+        "`caption_results`):",
+        "",
+    ]
+    for (mode, bridge), rows in results.groupby(["mode", "bridge"], sort=True):
+        best = rows.sort_values(["cider_d", "clip_id"], ascending=[False, True]).iloc[0]
+        worst = rows.sort_values(["cider_d", "clip_id"]).iloc[0]
+        lines.append(f"- {mode} / {bridge}: best {_clip(best)}; worst {_clip(worst)}")
+    return [*lines, ""]
+
+
+def _clip(row: pd.Series) -> str:
+    return (
+        f'`{row["clip_id"]}` ({row["cider_d"]:.1f}) "{row["caption"]}" '
+        f'(a reference: "{row["references"][0]}")'
+    )
+
+
+def _provenance_lines(provenance: dict[str, Any]) -> list[str]:
+    """report.json's ``provenance`` in short: hashes cut to 12 hex digits."""
+    commit = provenance["git_commit"]
+    dirty = " (with uncommitted changes)" if provenance["git_dirty"] else ""
+    versions = ", ".join(
+        f"{name} {v or 'not installed'}" for name, v in provenance["versions"].items()
+    )
+    java = provenance["java"]
+    jars = ", ".join(f"{Path(jar).name} `{digest[:12]}`" for jar, digest in java["jars"].items())
+    tables = ", ".join(f"{name} `{digest[:12]}`" for name, digest in provenance["tables"].items())
+    seeds = ", ".join(f"{key}={value}" for key, value in provenance["seeds"].items())
+    rows = [
+        ["git commit", f"`{commit}`{dirty}" if commit else "unknown (not a git checkout)"],
+        ["Kedro environment", f"`{provenance['kedro_env']}`"],
+        ["save version", f"`{provenance['save_version']}`"],
+        ["MLflow run", f"`{run}`" if (run := provenance["mlflow_run_id"]) else "not tracked"],
+        ["versions", versions],
+        ["Java (caption metrics)", f"{java['version']}; jars: {jars}"],
+        ["input tables", tables],
+        ["seeds", seeds],
+    ]
+    return [
+        "## Provenance",
+        "",
+        *_markdown_table(["", "this run"], rows),
+        "",
+        "sha256 digests, cut to 12 hex digits (whole in report.json's `provenance`); a table's "
+        "is a digest of its content (README, `provenance`).",
+        "",
+    ]
 
 
 def _captioning_lines(captioning: dict[str, Any], paper: PaperReference) -> list[str]:

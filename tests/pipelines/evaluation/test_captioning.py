@@ -56,12 +56,22 @@ def generated(default_captions) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def result(generated, default_captions, params):
+def scored(generated, default_captions, params):
+    """The node's two outputs: the scores (report.json's layout) and caption_results."""
     return captioning_metrics(generated, default_captions, EvaluationParams.model_validate(params))
 
 
+@pytest.fixture(scope="module")
+def result(scored):
+    return scored[0]
+
+
 def test_layout_follows_the_report_schema(result):
-    assert set(result) == {"captioning", "unavailable"}
+    assert set(result) == {"captioning", "unavailable", "jars"}
+    assert [Path(jar).name for jar in result["jars"][:2]] == [
+        "stanford-corenlp-3.4.1.jar",
+        "meteor-1.5.jar",
+    ]
     table = result["captioning"]
     assert set(table) == {"supervised", "zero_shot", "constant_caption"}
     assert set(table["supervised"]) == {"diffusion_link", "none"}
@@ -96,6 +106,51 @@ def test_constant_caption_is_a_training_caption_that_beats_a_fixed_sentence(
     assert table["zero_shot"]["none"]["CIDEr"] < constant["CIDEr"]
     assert constant["CIDEr"] < table["supervised"]["diffusion_link"]["CIDEr"]
     assert constant["distinct_share"] == pytest.approx(1 / N_CLIPS)
+
+
+def test_caption_results_has_every_clip_of_every_variant(scored, generated, default_captions):
+    result, results = scored
+    assert list(results.columns) == [
+        "mode",
+        "bridge",
+        "clip_id",
+        "caption",
+        "references",
+        "cider_d",
+    ]
+    assert len(results) == len(generated) == 4 * N_CLIPS
+    expected = generated.sort_values(["mode", "bridge", "clip_id"], ignore_index=True)
+    pd.testing.assert_frame_equal(results[list(expected.columns)], expected)
+    test = default_captions[default_captions["split"] == "test"]
+    references = test.groupby("clip_id")["caption"].agg(list)
+    for row in results.itertuples():
+        assert row.references == references[row.clip_id]  # all of them, in the table's order
+    for (mode, bridge), rows in results.groupby(["mode", "bridge"]):
+        assert rows["cider_d"].mean() == pytest.approx(
+            result["captioning"][mode][bridge]["CIDEr"], rel=1e-12
+        )
+    own = results[results["bridge"] == "diffusion_link"].set_index("clip_id")["cider_d"]
+    fixed = results[results["mode"] == "zero_shot"]
+    fixed = fixed[fixed["bridge"] == "none"].set_index("clip_id")["cider_d"]
+    assert (own > fixed).all()  # each clip's own first reference beats "a sound is heard"
+
+
+def test_caption_results_round_trip_through_its_catalog_entry(scored, tmp_path):
+    from kedro.io import DataCatalog
+
+    entry = yaml.safe_load((PROJECT / "conf/base/catalog_evaluation.yml").read_text())[
+        "caption_results"
+    ]
+    assert entry["type"] == "diffusion_link.datasets.AtomicParquetDataset" and entry["versioned"]
+    assert entry["metadata"]["mlflow"] == {"artifact_path": "captions"}
+    entry["filepath"] = str(tmp_path / "caption_results.parquet")
+    catalog = DataCatalog.from_config({"caption_results": entry})
+    catalog.save("caption_results", scored[1])
+    loaded = catalog.load("caption_results")
+    assert loaded["references"].map(list).tolist() == scored[1]["references"].tolist()
+    pd.testing.assert_frame_equal(
+        loaded.drop(columns="references"), scored[1].drop(columns="references")
+    )
 
 
 def test_scores_order_the_variants(result):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from matplotlib.figure import Figure
 from diffusion_link.core.bridges import BRIDGES
 from diffusion_link.core.training import TrainingStateStore
 from diffusion_link.data.embeddings import embedding_matrix
+from diffusion_link.metrics.caption_java import java_version, package_dir
 from diffusion_link.metrics.modality_gap import l2_normalise
 from diffusion_link.pipelines.bridge_training.nodes import (
     apply_bridge,
@@ -30,8 +32,14 @@ from diffusion_link.pipelines.bridge_training.nodes import (
 )
 from diffusion_link.pipelines.bridge_training.params import BridgeTrainingParams
 from diffusion_link.pipelines.evaluation import create_pipeline
-from diffusion_link.pipelines.evaluation.nodes import build_report, modality_gap_metrics
+from diffusion_link.pipelines.evaluation.nodes import (
+    PROVENANCE_PARAMETERS,
+    PROVENANCE_TABLES,
+    build_report,
+    modality_gap_metrics,
+)
 from diffusion_link.pipelines.evaluation.params import EvaluationParams
+from diffusion_link.reporting.provenance import PACKAGES, file_sha256, table_sha256
 from embedding_fixtures import simulated_tables
 from figure_fixtures import KeptFigure
 
@@ -48,7 +56,14 @@ METRICS = (
     "recall_at_5",
     "recall_at_10",
 )
-OUTPUTS = ("report_md", "report_json", "umap_figure")
+OUTPUTS = ("report_md", "evaluation_metrics", "umap_figure")  # no node reads them
+RUN_CONTEXT = {  # what the tracking hook gives a run (tracking off: no MLflow run id)
+    "git_commit": "0123456789abcdef0123456789abcdef01234567",
+    "git_dirty": False,
+    "kedro_env": "local",
+    "save_version": "2026-12-02T17.00.00.000Z",
+    "mlflow_run_id": None,
+}
 
 
 def conf(name: str) -> dict:
@@ -107,7 +122,8 @@ def bridged(tables, tmp_path_factory):
 def output_catalog(root: Path) -> DataCatalog:
     """The project's evaluation catalog entries, writing under ``root``."""
     entries = conf("catalog_evaluation.yml")
-    for entry in entries.values():
+    entries = {name: entry for name, entry in entries.items() if "filepath" in entry}
+    for entry in entries.values():  # not evaluation_metrics: MLflow only (tests/project)
         entry["filepath"] = str(root / Path(entry["filepath"]).name)
     catalog = DataCatalog.from_config(entries)
     figure = entries["umap_figure"]
@@ -133,13 +149,27 @@ def generated_for(text: pd.DataFrame, captions: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def provenance_parameters() -> dict:
+    """The parameter (sub)groups the provenance reads, from conf/base."""
+    groups = {}
+    for name in PROVENANCE_PARAMETERS:
+        group, *inner = name.split(".")
+        value = conf(f"parameters_{group}.yml")[group]
+        for key in inner:
+            value = value[key]
+        groups[f"params:{name}"] = value
+    return groups
+
+
 @pytest.fixture(scope="module")
-def run(tables, bridged, default_captions, tmp_path_factory):
+def inputs(tables, bridged, default_captions) -> dict:
+    """Every input of the pipeline, by catalog name."""
     audio, text = tables
     models, bridged_embeddings, sweep, history = bridged
-    catalog = output_catalog(tmp_path_factory.mktemp("reporting"))
     captions = default_captions[default_captions["caption_id"].isin(text["caption_id"])]
-    inputs = {
+    return {
+        "run_context": RUN_CONTEXT,
+        "clips": captions[["clip_id", "split"]].drop_duplicates(ignore_index=True),
         "generated_captions": generated_for(text, default_captions),
         "captions": captions.reset_index(drop=True),
         "audio_embeddings": audio,
@@ -147,9 +177,15 @@ def run(tables, bridged, default_captions, tmp_path_factory):
         "bridged_embeddings": bridged_embeddings,
         "s_star_sweep": sweep,
         "bridge_training_history": history,
+        **provenance_parameters(),
         "params:evaluation": EvaluationParams.model_validate(evaluation_parameters()),
         **{f"{name}.model": model for name, model in models.items()},
     }
+
+
+@pytest.fixture(scope="module")
+def run(inputs, tmp_path_factory):
+    catalog = output_catalog(tmp_path_factory.mktemp("reporting"))
     for name, value in inputs.items():
         catalog[name] = MemoryDataset(value, copy_mode="assign")
     SequentialRunner().run(create_pipeline(), catalog)
@@ -159,7 +195,10 @@ def run(tables, bridged, default_captions, tmp_path_factory):
 def test_pipeline_interface():
     pipeline = create_pipeline()
     assert pipeline.outputs() == set(OUTPUTS)
+    assert {"report_json", "caption_results", "provenance"} <= pipeline.all_outputs()
     assert pipeline.inputs() == {
+        "run_context",
+        "clips",
         "generated_captions",
         "captions",
         "audio_embeddings",
@@ -167,6 +206,9 @@ def test_pipeline_interface():
         "bridged_embeddings",
         "s_star_sweep",
         "bridge_training_history",
+        "params:embedding",
+        "params:bridge_training",
+        "params:decoder_training.settings",
         "params:evaluation",
         *(f"{name}.model" for name in BRIDGES),
     }
@@ -175,7 +217,7 @@ def test_pipeline_interface():
 def test_catalog_entries_have_the_reporting_layer():
     for name, entry in conf("catalog_evaluation.yml").items():
         assert entry["metadata"]["kedro-viz"]["layer"] == "reporting", name
-        assert entry["filepath"].startswith("data/08_reporting/"), name
+        assert entry.get("filepath", "data/08_reporting/").startswith("data/08_reporting/"), name
 
 
 def test_parameters_validate():
@@ -200,6 +242,7 @@ def test_report_json_follows_the_schema(run, tables):
         "captioning",
         "unavailable",
         "training",
+        "provenance",
     }
     test_text = text[text["split"] == "test"]
     assert report["dataset"] == {
@@ -230,6 +273,42 @@ def test_report_json_follows_the_schema(run, tables):
     if scores["SPICE"] is None:  # no Stanford CoreNLP here: said so, never 0
         assert set(report["unavailable"]) == {"SPICE", "SPIDEr"}
         assert scores["SPIDEr"] is None
+
+
+def test_provenance_records_what_produced_the_run(run, inputs):
+    provenance = run.load("report_json")["provenance"]
+    assert {key: provenance[key] for key in RUN_CONTEXT} == RUN_CONTEXT
+    assert set(provenance["versions"]) == {"python", *PACKAGES}
+    assert provenance["versions"]["kedro"] == version("kedro")
+    assert provenance["java"]["version"] == java_version()
+    jars = provenance["java"]["jars"]  # the tokeniser's and METEOR's; SPICE's when it ran
+    assert {"tokenizer/stanford-corenlp-3.4.1.jar", "meteor/meteor-1.5.jar"} <= set(jars)
+    for jar, digest in jars.items():
+        assert digest == file_sha256(package_dir() / jar), jar
+    assert provenance["tables"] == {name: table_sha256(inputs[name]) for name in PROVENANCE_TABLES}
+    assert provenance["seeds"]["evaluation.umap.seed"] == 0
+    assert provenance["seeds"]["decoder_training.settings.optimiser.seed"] == 0
+    assert len(provenance["seeds"]) == 12  # every seed of conf/base (tests/reporting)
+    markdown = run.load("report_md")
+    assert f"| git commit | `{RUN_CONTEXT['git_commit']}` |" in markdown
+    assert "| MLflow run | not tracked |" in markdown
+    assert f"stanford-corenlp-3.4.1.jar `{jars['tokenizer/stanford-corenlp-3.4.1.jar'][:12]}`" in (
+        markdown
+    )
+
+
+def test_caption_results_are_saved_with_each_clips_cider_d(run, inputs):
+    assert list(Path(run["caption_results"]._filepath).glob("*/caption_results.parquet"))
+    results = run.load("caption_results")
+    generated = inputs["generated_captions"]
+    assert len(results) == len(generated)
+    assert set(results["clip_id"]) == set(generated["clip_id"])
+    captioning = run.load("report_json")["captioning"]["zero_shot"]["none"]
+    assert results["cider_d"].mean() == pytest.approx(captioning["CIDEr"], rel=1e-9)
+    best = results.sort_values(["cider_d", "clip_id"], ascending=[False, True]).iloc[0]
+    assert f"- zero_shot / none: best `{best['clip_id']}` ({best['cider_d']:.1f})" in run.load(
+        "report_md"
+    )
 
 
 def test_draw_agreement_is_one_for_deterministic_bridges(run):
@@ -305,6 +384,8 @@ def test_report_of_real_audio_has_no_warning(run, tables):
         captioning,
         {},
         {},
+        run.load("caption_results"),
+        run.load("report_json")["provenance"],
     )
     assert report["simulated_audio"] is False and report["encoder"] == "laion_clap"
     assert "Warning" not in markdown

@@ -1,14 +1,18 @@
-"""Wiring of ``evaluation``: gap metrics of every bridge, the s* table, the UMAP, the report."""
+"""Wiring of ``evaluation``: gap metrics of every bridge, the s* table, the UMAP, the per-clip
+caption results, the provenance and the report."""
 
 from kedro.pipeline import Node, Pipeline
 
 from diffusion_link.core.bridges import BRIDGES
 from diffusion_link.pipelines.evaluation.nodes import (
+    PROVENANCE_PARAMETERS,
+    PROVENANCE_TABLES,
     build_report,
     captioning_metrics,
     draw_agreements,
     modality_gap_metrics,
     plot_umap,
+    run_provenance,
     s_star_table,
     summarise_training,
 )
@@ -16,7 +20,8 @@ from diffusion_link.reporting.tracked_metrics import report_metrics
 
 
 def create_pipeline(**kwargs: object) -> Pipeline:
-    """The evaluation: Tables 1-4 of every bridge, Figure 2, draw agreement, training, report."""
+    """The evaluation: Tables 1-4 of every bridge, Figure 2, draw agreement, training, the
+    per-clip caption results, provenance, report."""
     return Pipeline(
         [
             Node(
@@ -51,7 +56,7 @@ def create_pipeline(**kwargs: object) -> Pipeline:
             Node(
                 captioning_metrics,
                 ["generated_captions", "captions", "params:evaluation"],
-                "captioning_metrics",
+                ["captioning_metrics", "caption_results"],
                 name="captioning_metrics",
             ),
             Node(
@@ -71,6 +76,17 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                 name="summarise_training",
             ),
             Node(
+                run_provenance,
+                [
+                    "run_context",
+                    "captioning_metrics",
+                    *PROVENANCE_TABLES,
+                    *(f"params:{group}" for group in PROVENANCE_PARAMETERS),
+                ],
+                "provenance",
+                name="provenance",
+            ),
+            Node(
                 build_report,
                 [
                     "modality_gap_metrics",
@@ -81,6 +97,8 @@ def create_pipeline(**kwargs: object) -> Pipeline:
                     "captioning_metrics",
                     "training_summary",
                     "draw_agreement",
+                    "caption_results",
+                    "provenance",
                 ],
                 ["report_md", "report_json"],
                 name="build_report",
