@@ -200,11 +200,15 @@ def test_the_tiny_default_run_is_one_mlflow_run_holding_its_parameters_metrics_a
             "training/decoder_training_history.csv",
             "data_prep/data_quality.csv",
             "captions/generated_captions.parquet",
+            "captions/caption_results.parquet",
         }
         assert json.loads((downloaded / "report" / "report.json").read_text()) == report
         assert (downloaded / "report" / "report.md").read_text() == (
             reporting / "report.md"
         ).read_text()
+    # the report names the run that holds it
+    assert report["provenance"]["mlflow_run_id"] == run_id
+    assert report["provenance"]["kedro_env"] == "local"
     # tags: what produced the run, and where its large outputs are
     tags = recorded.data.tags
     assert tags["kedro_env"] == "local" and tags["simulated_audio"] == "True"
