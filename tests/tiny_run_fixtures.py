@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 PROJECT = Path(__file__).resolve().parents[1]
 PIPELINES = ("data_prep", "embedding", "bridge_training", "decoder_training", "evaluation")
 SMOLLM2 = PROJECT / "data" / "06_models" / "smollm2-135m-instruct"  # made by `make setup`
-TINY = {"model": {"width": 32}, "training": {"steps": 20, "checkpoint_every": 10}}
+TINY = {"model": {"width": 32}, "training": {"steps": 20, "checkpoint_every": 10, "eval_every": 10}}
 LOCAL_PARAMETERS = {
     "bridge_training": {
         "settings": {"device": "cpu"},

@@ -80,10 +80,13 @@ def test_every_seed_of_the_configuration_is_found(project_root):
     assert seeds["decoder_training.settings.optimiser.seed"] == 0
     assert seeds["embedding.gap_simulator.seed"] == 0
     assert seeds["evaluation.umap.seed"] == 0
-    # every `seed:` / `*_seed:` line of the four parameter files, none more
+    # every `seed:` / `*_seed:` line of the four groups' parameter files, none more
+    files = {f"parameters_{name.split('.')[0]}.yml" for name in PROVENANCE_PARAMETERS}
     lines = sum(
-        len(re.findall(r"^\s*\w*seed:", path.read_text(), flags=re.M))
-        for path in (project_root / "conf/base").glob("parameters_*.yml")
+        len(
+            re.findall(r"^\s*\w*seed:", (project_root / "conf/base" / file).read_text(), flags=re.M)
+        )
+        for file in files
     )
     assert len(seeds) == lines == 12
     assert parameter_seeds({"a": {"seed": 3, "seeds": [1], "b": {"x_seed": 4}}}) == {

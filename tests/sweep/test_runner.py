@@ -19,19 +19,10 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from diffusion_link.project.parameters import ParameterError
 from diffusion_link.sweep.runner import SweepRequest, run_sweep
 from session_fixtures import PROJECT, copy_configuration
+from tiny_run_fixtures import LOCAL_PARAMETERS as TINY_RUN_PARAMETERS
 
 S_STAR = "bridge_training.bridges.diffusion_link.model.s_star"
-TINY = {"model": {"width": 32}, "training": {"steps": 20, "checkpoint_every": 10, "eval_every": 10}}
-LOCAL_PARAMETERS = {
-    "bridge_training": {
-        "settings": {"device": "cpu"},
-        "bridges": {
-            "diffusion_link": TINY,
-            "diffusion_bridge": TINY,
-            "diffgap": {**TINY, "model": {"width": 32, "ddim_steps": 10}},
-        },
-    }
-}
+LOCAL_PARAMETERS = {"bridge_training": TINY_RUN_PARAMETERS["bridge_training"]}  # tiny bridges
 
 
 @pytest.fixture(scope="module")

@@ -118,8 +118,9 @@ def _plan(request: SweepRequest, project_path: Path) -> Plan:
     problems += grids.unread_keys([*grid, *params], read)
     parameters = project_parameters(context)
     points = grids.grid_points(grid)
+    checked = read_parameters(pipelines.values()) | HOOK_GROUPS  # as each point's run checks
     for point in points:
-        problems += parameter_problems(grids.merged(parameters, point), read)
+        problems += parameter_problems(grids.merged(parameters, point), checked)
     grids.check_grid(problems)
     loader = context.config_loader
     env = loader.env or loader.default_run_env
@@ -183,26 +184,37 @@ def _finished_run(client: mlflow.MlflowClient, experiment_id: str, digest: str) 
     return found[0].info.run_id if found else None
 
 
+def _children(client: mlflow.MlflowClient, experiment_id: str, parent: str) -> set[str]:
+    """The ids of the runs nested under ``parent``."""
+    found = client.search_runs(
+        [experiment_id], filter_string=f"tags.`{MLFLOW_PARENT_RUN_ID}` = '{parent}'"
+    )
+    return {run.info.run_id for run in found}
+
+
 def _run_point(
-    project_path: Path, request: SweepRequest, runtime: dict[str, Any], parent: str
+    client: mlflow.MlflowClient,
+    experiment_id: str,
+    project_path: Path,
+    request: SweepRequest,
+    runtime: dict[str, Any],
+    parent: str,
 ) -> str:
-    """Run one point's Kedro session; the id of the MLflow run it recorded."""
-    before = mlflow.last_active_run()
+    """Run one point's Kedro session; the id of the MLflow run it recorded under ``parent``
+    (found in the store, not in this process's MLflow state, which other runs may have set)."""
+    before = _children(client, experiment_id, parent)
     with KedroSession.create(
         project_path=project_path, env=request.env, runtime_params=runtime
     ) as session:
         session.run(pipeline_names=list(request.pipelines))
-    run = mlflow.last_active_run()
-    if run is None or (before is not None and run.info.run_id == before.info.run_id):
+    new = _children(client, experiment_id, parent) - before
+    if len(new) != 1:
         raise RuntimeError(
-            "the point's kedro run recorded no MLflow run (is its pipeline in mlflow.yml's "
+            f"the point's kedro run recorded {len(new)} MLflow runs under the sweep's run "
+            f"{parent}, not one (is its pipeline in mlflow.yml's "
             "tracking.disable_tracking.pipelines?)"
         )
-    if run.data.tags.get(MLFLOW_PARENT_RUN_ID) != parent:
-        raise RuntimeError(
-            f"the point's MLflow run {run.info.run_id} is not under the sweep's run {parent}"
-        )
-    return run.info.run_id
+    return new.pop()
 
 
 def _label(point: dict[str, Any]) -> str:
@@ -242,7 +254,8 @@ def _run_points(
                 "tracking.enabled": True,
                 "tracking.parent_run_id": parent,
             }
-            run_id = _run_point(project_path, request, grids.nested(overrides), parent)
+            runtime = grids.nested(overrides)
+            run_id = _run_point(client, experiment_id, project_path, request, runtime, parent)
             for key, value in {
                 DIGEST_TAG: digest,
                 "sweep.name": plan.name,
