@@ -89,6 +89,12 @@ def test_the_table_has_a_row_per_input_and_names_the_models(captioner, clips, mo
     assert table["encoder"].iloc[0].startswith("random-clap.pt@sha256:")
     assert table["bridge"].iloc[0] == "identity" and table["decoder"].iloc[0] == "zero_shot_none"
     assert table["decoder_folder"].iloc[0] == str(models["decoder"])
+    assert table["warning"].str.contains("checkpoint .* was never trained").all()
+
+
+def test_captions_from_an_untrained_encoder_say_loudly_that_they_mean_nothing(captioner):
+    assert captioner.encoder.untrained  # a random-weight checkpoint: no batch was ever seen
+    assert captioner.warning.startswith("THESE CAPTIONS ARE MEANINGLESS: the laion_clap")
 
 
 def test_a_decoder_trained_on_another_bridge_is_a_warning_naming_both(models, caplog):
@@ -122,7 +128,9 @@ def test_the_command_prints_a_line_per_file_and_writes_the_table(models, clips, 
     argv += ["--out", str(out), "--max-new-tokens", "6"]
     assert main(argv) == 1  # one file could not be captioned
     # (in this process Kedro's rich log handler also writes to stdout: keep the caption lines)
-    lines = [line for line in capsys.readouterr().out.splitlines() if "\t" in line]
+    printed = capsys.readouterr()
+    lines = [line for line in printed.out.splitlines() if "\t" in line]
+    assert printed.err.splitlines()[-1].startswith("WARNING: THESE CAPTIONS ARE MEANINGLESS")
     assert lines[1] == f"{missing}\t[not captioned: missing: no such file]"
     table = pd.read_csv(out)
     assert table["file"].tolist() == [str(clips[0]), str(missing)]

@@ -28,6 +28,7 @@ from diffusion_link.encoders.laion_clap import (
     load_clap_state_dict,
     load_tokenizer,
 )
+from diffusion_link.encoders.laion_clap.checkpoint import never_trained
 from laion_clap_fixtures import build_test_tokenizer, laion_clap_module, write_random_checkpoint
 
 DEFAULT_ROOT = Path(__file__).resolve().parents[2] / "data" / "01_raw" / "audiocaps_default"
@@ -148,6 +149,14 @@ def test_real_format_checkpoint_loads(checkpoint: Path) -> None:
     assert not any(k.startswith("module.") for k in state)
     assert "text_branch.embeddings.position_ids" not in state
     assert "audio_branch.patch_embed.proj.weight" in state
+
+
+def test_a_checkpoint_that_never_saw_a_batch_is_known_untrained(checkpoint: Path) -> None:
+    state = load_clap_state_dict(checkpoint)  # random weights, as saved before any training
+    batch_norms = [k for k in state if k.endswith("num_batches_tracked")]
+    assert batch_norms and never_trained(state)
+    assert not never_trained({**state, batch_norms[0]: torch.tensor(120_000)})
+    assert not never_trained({"logit_scale_a": torch.ones(())})  # nothing to tell by
 
 
 def test_safetensors_state_dict_loads(tmp_path: Path) -> None:

@@ -89,6 +89,16 @@ def warn_on_other_bridge(bridge: Bridge, decoder: CaptionDecoder) -> None:
         )
 
 
+def meaningless_warning(encoder: Encoder) -> str:
+    """What makes every caption of this chain meaningless ("" when nothing is known to)."""
+    if encoder.untrained:
+        return (
+            f"THESE CAPTIONS ARE MEANINGLESS: the {encoder.name} checkpoint "
+            f"({encoder.checkpoint_id}) was never trained (its batch-norm layers saw 0 batches)"
+        )
+    return ""
+
+
 class Captioner:
     """Audio files or waveforms in, one :class:`Caption` per input out, in batches."""
 
@@ -110,6 +120,9 @@ class Captioner:
             )
         check_chain(encoder, bridge, decoder)
         warn_on_other_bridge(bridge, decoder)
+        self.warning = meaningless_warning(encoder)
+        if self.warning:
+            logger.warning(self.warning)
         self.encoder, self.decoder = encoder, decoder
         self.device = decoder.device
         self.bridge = bridge.to(self.device)
@@ -117,6 +130,7 @@ class Captioner:
         self.checks = checks or InputChecks()
         self.seed = seed
         self.models = dict(models or {"encoder": encoder.checkpoint_id, "bridge": bridge.method})
+        self.models["warning"] = self.warning
 
     @classmethod
     def from_pretrained(
@@ -192,7 +206,8 @@ class Captioner:
         return self.decoder.generate(text_like, settings)
 
     def table(self, captions: Sequence[Caption]) -> pd.DataFrame:
-        """The captions table: file, caption, duration_s, reason, then the models' columns."""
+        """The captions table: file, caption, duration_s, reason, then the models' columns and
+        ``warning`` (why every caption is meaningless, or empty)."""
         rows = [(c.source, c.text, c.duration_s, c.reason) for c in captions]
         table = pd.DataFrame(rows, columns=CAPTION_COLUMNS).astype({"duration_s": float})
         return table.assign(**self.models)

@@ -70,6 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for caption in captions:
         sys.stdout.write(caption.line() + "\n")
     sys.stdout.flush()
+    if captioner.warning:  # after the captions too, where a reader of the output looks
+        sys.stderr.write(f"WARNING: {captioner.warning}\n")
     if args.out is not None:
         with atomic_file(args.out) as partial:
             captioner.table(captions).to_csv(partial, index=False)

@@ -31,6 +31,7 @@ class Encoder(Protocol):
     simulated_audio: ClassVar[bool]
     checkpoint_id: str
     dim: int
+    untrained: bool  # its weights never saw a training batch: what it makes means nothing
 
     @classmethod
     def from_params(cls, params: EncoderChoice) -> Encoder:

@@ -63,6 +63,8 @@ def _weights_digest(path: Path) -> str:
 class SentenceEncoder:
     """Mean-pooled transformer sentence embeddings, as sentence-transformers computes them."""
 
+    untrained = False  # a published sentence model (all-MiniLM-L6-v2 by default)
+
     def __init__(
         self,
         model_path: str | Path | None = None,

@@ -143,6 +143,14 @@ def load_clap_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     return {k: v for k, v in state.items() if k not in OBSOLETE_KEYS}
 
 
+def never_trained(state: dict[str, torch.Tensor]) -> bool:
+    """Whether a state dict comes from a model that never ran a training batch: every
+    batch-norm layer's ``num_batches_tracked`` is 0 (False when it has no batch norm to tell
+    by). A checkpoint saved after any training in train mode counts its batches there."""
+    counts = [v for k, v in state.items() if k.endswith("num_batches_tracked")]
+    return bool(counts) and all(int(count) == 0 for count in counts)
+
+
 def load_checkpoint_into(
     model: torch.nn.Module, state: dict[str, torch.Tensor], source: str
 ) -> None:

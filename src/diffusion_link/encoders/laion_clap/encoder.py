@@ -34,6 +34,7 @@ from diffusion_link.encoders.laion_clap.checkpoint import (
     load_checkpoint_into,
     load_clap_state_dict,
     locate_checkpoint,
+    never_trained,
     resolve_checkpoint,
 )
 from diffusion_link.encoders.laion_clap.errors import AudioDecodeError, LaionClapError
@@ -73,7 +74,15 @@ class LaionClapEncoder:
         path = resolve_checkpoint(settings.checkpoint)
         self.checkpoint_id = checkpoint_identity(path)
         model, model_cfg = build_clap_model(settings.audio_model)
-        load_checkpoint_into(model, load_clap_state_dict(path), str(path))
+        state = load_clap_state_dict(path)
+        load_checkpoint_into(model, state, str(path))
+        self.untrained = never_trained(state)
+        if self.untrained:
+            logger.warning(
+                "the LAION-CLAP checkpoint %s was never trained (every batch-norm layer has "
+                "seen 0 batches): its embeddings carry no meaning",
+                path,
+            )
         vocab_size = model.text_branch.config.vocab_size
         if self.tokenizer is not None and len(self.tokenizer) > vocab_size:
             raise LaionClapError(
