@@ -7,15 +7,18 @@ side: each run's wall time, the medians, and on/off as a ratio and in seconds. T
 one JSON object. Offline. Usage:
 
     python bench/tracking.py [--pipelines data_prep,embedding,...] [--repeats 1] [--default]
+                             [--project DIR]
 
 ``--default`` runs the embedded default's own configuration (about 30 min a run on 2 cores).
+``--project DIR`` runs in that project folder instead of fresh copies, with its own configuration,
+and keeps every run's outputs there (to measure disk use after several runs, or to read back the
+tracked runs).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
 import subprocess
 import sys
@@ -35,27 +38,37 @@ def timed_run(pipelines: str, tracking: bool, default: bool) -> float:
         root = copy_project(Path(folder))
         if default:
             (root / "conf" / "local" / "parameters.yml").unlink()
-        started = time.perf_counter()
-        result = subprocess.run(
-            [
-                str(Path(sys.executable).parent / "kedro"),
-                "run",
-                "--pipelines",
-                pipelines,
-                "--params",
-                f"tracking.enabled={str(tracking).lower()}",
-            ],
-            cwd=root,
-            env=environment(),
-            capture_output=True,
-            text=True,
-        )
-        elapsed = time.perf_counter() - started
-        if result.returncode != 0:
-            raise RuntimeError((result.stdout + result.stderr)[-3000:])
-        assert (root / "data" / "09_tracking").exists() == tracking
-        shutil.rmtree(root / "data", ignore_errors=True)
-        return elapsed
+        return run_in(root, pipelines, tracking)
+
+
+def run_in(root: Path, pipelines: str, tracking: bool) -> float:
+    """Wall seconds of one ``kedro run`` in the project folder ``root``, which keeps its outputs;
+    checks that the tracking store was written exactly when tracking was on."""
+    store = root / "data" / "09_tracking" / "mlflow.db"
+    before = store.stat().st_mtime_ns if store.exists() else None
+    started = time.perf_counter()
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "kedro"),
+            "run",
+            "--pipelines",
+            pipelines,
+            "--params",
+            f"tracking.enabled={str(tracking).lower()}",
+        ],
+        cwd=root,
+        env=environment(),
+        capture_output=True,
+        text=True,
+    )
+    elapsed = time.perf_counter() - started
+    if result.returncode != 0:
+        raise RuntimeError((result.stdout + result.stderr)[-3000:])
+    after = store.stat().st_mtime_ns if store.exists() else None
+    assert (after != before) == tracking, f"tracking {tracking}, but the store {store} " + (
+        "was written" if after != before else "was not written"
+    )
+    return elapsed
 
 
 def main() -> None:
@@ -64,11 +77,16 @@ def main() -> None:
     parser.add_argument("--pipelines", default=",".join(PIPELINES))
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--default", action="store_true", help="the default's configuration")
+    parser.add_argument("--project", type=Path, help="run in this project folder, keeping outputs")
     args = parser.parse_args()
     times: dict[bool, list[float]] = {False: [], True: []}
     for repeat in range(args.repeats):
         for tracking in (False, True):
-            times[tracking].append(timed_run(args.pipelines, tracking, args.default))
+            times[tracking].append(
+                run_in(args.project.resolve(), args.pipelines, tracking)
+                if args.project
+                else timed_run(args.pipelines, tracking, args.default)
+            )
             print(
                 f"repeat {repeat}: tracking {'on ' if tracking else 'off'} {times[tracking][-1]:8.1f} s"
             )
@@ -80,7 +98,11 @@ def main() -> None:
             {
                 "bench": "tracking",
                 "pipelines": args.pipelines,
-                "configuration": "default" if args.default else "tiny",
+                "configuration": str(args.project)
+                if args.project
+                else "default"
+                if args.default
+                else "tiny",
                 "off_s": times[False],
                 "on_s": times[True],
                 "ratio": round(on / off, 4),
