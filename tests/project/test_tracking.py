@@ -26,7 +26,7 @@ from kedro.runner import SequentialRunner
 from mlflow.tracking import MlflowClient
 
 from diffusion_link.project.parameters import ParameterError
-from diffusion_link.project.tracking import git_state, project_store_uri
+from diffusion_link.project.tracking import git_state, project_store_uri, runner_name
 from diffusion_link.reporting.tracked_metrics import history_metrics, report_metrics
 from session_fixtures import copy_configuration, run
 from tiny_run_fixtures import LOCAL_PARAMETERS, PIPELINES, environment
@@ -62,6 +62,12 @@ def test_a_relative_sqlite_store_lies_under_the_project_and_others_are_kept(tmp_
         assert project_store_uri(kept, tmp_path) == kept
 
 
+def test_the_runner_tag_is_the_runners_class_name():
+    repr_ = "<kedro.runner.sequential_runner.SequentialRunner object at 0x7fed5a9f6a50>"
+    assert runner_name(repr_) == "SequentialRunner"
+    assert runner_name("ParallelRunner") == "ParallelRunner"  # a name is kept as it is
+
+
 def test_git_state_names_the_commit_and_whether_tracked_files_changed(tmp_path):
     assert git_state(tmp_path) == {"git_commit": None, "git_dirty": None}  # no checkout
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t", "-C", str(tmp_path)]
@@ -95,6 +101,7 @@ def test_a_run_is_recorded_named_and_tagged_in_the_projects_store(project):
     assert tags["kedro_env"] == "local"
     assert tags["encoder"] == "gap_simulator" and tags["simulated_audio"] == "True"
     assert tags["git_commit"] == "None"  # the copy is no git checkout
+    assert tags["runner"] == "RecordingRunner"  # the class, not the object's repr
     assert "mlflow.parentRunId" not in tags
     run(project, "data_prep", env="paper")
     assert [r.info.run_name for r in runs(project)] == ["data_prep (local)", "data_prep (paper)"]
@@ -211,6 +218,7 @@ def test_the_tiny_default_run_is_one_mlflow_run_holding_its_parameters_metrics_a
     assert report["provenance"]["kedro_env"] == "local"
     # tags: what produced the run, and where its large outputs are
     assert tags["kedro_env"] == "local" and tags["simulated_audio"] == "True"
+    assert tags["runner"] == "SequentialRunner"
     for name in ("diffusion_link.model", "zero_shot_diffusion_link.decoder", "text_embeddings"):
         assert Path(tags[f"catalog.{name}"]).is_dir()
 

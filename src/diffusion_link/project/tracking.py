@@ -26,6 +26,7 @@ provenance. A sweep (``python -m diffusion_link.sweep``) sets
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,14 @@ def project_parameters(context: KedroContext) -> dict[str, Any]:
         return dict(context.config_loader["parameters"])
     except MissingConfigException:
         return {}
+
+
+def runner_name(runner: str) -> str:
+    """The runner's class name from the run parameter Kedro gives hooks (``str`` of the runner
+    object, "<kedro.runner.sequential_runner.SequentialRunner object at 0x...>"), which
+    kedro-mlflow would tag as it is; any other value is kept."""
+    found = re.fullmatch(r"<(?:[\w.]+\.)?(\w+) object at 0x[0-9a-fA-F]+>", runner)
+    return found.group(1) if found else runner
 
 
 def run_tags(git: dict[str, Any], parameters: dict[str, Any], env: str) -> dict[str, str]:
@@ -195,6 +204,7 @@ class TrackingHook(MlflowHook):
         self.mlflow_config.tracking.run.name = f"{'+'.join(names)} ({tags['kedro_env']})"
         super().before_pipeline_run(run_params, pipeline, catalog)
         if self._is_mlflow_enabled:
+            tags["runner"] = runner_name(str(run_params.get("runner")))
             if self._settings.parent_run_id:
                 tags[MLFLOW_PARENT_RUN_ID] = self._settings.parent_run_id
             mlflow.set_tags(tags)
