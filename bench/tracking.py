@@ -9,7 +9,9 @@ one JSON object. Offline. Usage:
     python bench/tracking.py [--pipelines data_prep,embedding,...] [--repeats 1] [--default]
                              [--project DIR]
 
-``--default`` runs the embedded default's own configuration (about 30 min a run on 2 cores).
+``--default`` runs the embedded default's own configuration (about 30 min a run on 2 cores), and,
+like ``--project``, with the threads ``make run`` has (the tiny runs are capped at one thread, as
+in the tests).
 ``--project DIR`` runs in that project folder instead of fresh copies, with its own configuration,
 and keeps every run's outputs there (to measure disk use after several runs, or to read back the
 tracked runs).
@@ -38,10 +40,20 @@ def timed_run(pipelines: str, tracking: bool, default: bool) -> float:
         root = copy_project(Path(folder))
         if default:
             (root / "conf" / "local" / "parameters.yml").unlink()
-        return run_in(root, pipelines, tracking)
+        return run_in(root, pipelines, tracking, threads_capped=not default)
 
 
-def run_in(root: Path, pipelines: str, tracking: bool) -> float:
+def run_environment(threads_capped: bool) -> dict[str, str]:
+    """The tests' ``kedro`` environment (offline, no telemetry); with ``threads_capped`` false,
+    without its one-thread cap, as ``make run`` runs (the default's decoder uses both cores)."""
+    env = environment()
+    if not threads_capped:
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env.pop(name)
+    return env
+
+
+def run_in(root: Path, pipelines: str, tracking: bool, threads_capped: bool = True) -> float:
     """Wall seconds of one ``kedro run`` in the project folder ``root``, which keeps its outputs;
     checks that the tracking store was written exactly when tracking was on."""
     store = root / "data" / "09_tracking" / "mlflow.db"
@@ -83,7 +95,7 @@ def main() -> None:
     for repeat in range(args.repeats):
         for tracking in (False, True):
             times[tracking].append(
-                run_in(args.project.resolve(), args.pipelines, tracking)
+                run_in(args.project.resolve(), args.pipelines, tracking, threads_capped=False)
                 if args.project
                 else timed_run(args.pipelines, tracking, args.default)
             )
