@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT / "tests"))
 
@@ -40,7 +42,19 @@ def timed_run(pipelines: str, tracking: bool, default: bool) -> float:
         root = copy_project(Path(folder))
         if default:
             (root / "conf" / "local" / "parameters.yml").unlink()
+            link_llm(root)
         return run_in(root, pipelines, tracking, threads_capped=not default)
+
+
+def link_llm(root: Path) -> None:
+    """Link the default's caption LLM folder (``make setup`` converts it; the tiny runs build
+    their own) from this project into the copy ``root``."""
+    parameters = yaml.safe_load((root / "conf/base/parameters_decoder_training.yml").read_text())
+    folder = Path(parameters["decoder_training"]["settings"]["model"])
+    if not (PROJECT / folder).is_dir():
+        raise SystemExit(f"{PROJECT / folder} is missing: run `make setup` first")
+    (root / folder).parent.mkdir(parents=True, exist_ok=True)
+    (root / folder).symlink_to(PROJECT / folder, target_is_directory=True)
 
 
 def run_environment(threads_capped: bool) -> dict[str, str]:
