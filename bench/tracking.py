@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -59,11 +60,15 @@ def link_llm(root: Path) -> None:
 
 def run_environment(threads_capped: bool) -> dict[str, str]:
     """The tests' ``kedro`` environment (offline, no telemetry); with ``threads_capped`` false,
-    without its one-thread cap, as ``make run`` runs (the default's decoder uses both cores)."""
+    without its one-thread cap (the caller's own thread settings, if any), as ``make run`` runs
+    (the default's decoder uses both cores)."""
     env = environment()
     if not threads_capped:
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            env.pop(name)
+            if name in os.environ:
+                env[name] = os.environ[name]
+            else:
+                env.pop(name)
     return env
 
 
@@ -83,7 +88,7 @@ def run_in(root: Path, pipelines: str, tracking: bool, threads_capped: bool = Tr
             f"tracking.enabled={str(tracking).lower()}",
         ],
         cwd=root,
-        env=environment(),
+        env=run_environment(threads_capped),
         capture_output=True,
         text=True,
     )
