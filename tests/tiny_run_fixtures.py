@@ -78,7 +78,7 @@ def tiny_run(tmp_path_factory) -> Path:
         capture_output=True,
         text=True,
         # Hang guard only: the tiny run of the five pipelines took 5 min 18 s on the 2-core
-        # machine beside other jobs (tracking on); 1800 s is > 5x.
+        # machine beside other jobs (tracking on); 1800 s is > 5x. Under make test-busy, 2026-12-03: 435 s.
         timeout=1800,
     )
     assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]

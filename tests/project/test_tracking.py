@@ -251,7 +251,7 @@ def test_the_mlflow_ui_on_the_projects_store_shows_the_run(tiny_run):
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 300  # hang guard: the server answered in ~10 s (quiet)
+        deadline = time.monotonic() + 300  # hang guard: the server answered in 18 s (quiet)
         while True:
             try:
                 with urllib.request.urlopen(f"{url}/health", timeout=5) as answer:
@@ -271,4 +271,4 @@ def test_the_mlflow_ui_on_the_projects_store_shows_the_run(tiny_run):
         assert shot.returncode == 0 and (artifacts / "mlflow_ui.png").stat().st_size > 10_000
     finally:
         server.terminate()  # stopped by its PID
-        server.wait(timeout=60)
+        server.wait(timeout=60)  # hang guard: exits 7.8 s after SIGTERM (measured, quiet)
