@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from diffusion_link.decoder.launch import (
     LaunchSettings,
     free_port,
     launch_command,
+    threads_per_process,
     train_in_processes,
     trainable_checksum,
     worker_command,
@@ -58,6 +60,7 @@ def test_two_cpu_processes_train_in_both_ranks_and_save_the_adapter_once(tiny_ll
     # 8 captions, 2 per rank per step: 2 steps per epoch, 3 epochs; each rank saw its half.
     for report in reports:
         assert report["world_size"] == 2 and report["steps"] == 6 and report["rows_seen"] == 12
+        assert report["threads"] == 1  # OMP_NUM_THREADS, set by the caller, is kept
     # DistributedDataParallel averaged the gradients: both ranks end with the same weights,
     # which are trained (not the initial ones) and are the ones that were saved and loaded back.
     assert reports[0]["trainable_checksum"] == reports[1]["trainable_checksum"] != initial
@@ -77,6 +80,24 @@ def test_one_process_is_the_same_training_as_in_this_process(tiny_llama, tmp_pat
     DecoderTrainer(local, _embeddings(), CAPTIONS, SETTINGS).run()
     assert trainable_checksum(local) == trainable_checksum(launched)
     assert [r["loss"] for r in local.history] == [r["loss"] for r in launched.history]
+
+
+def test_threads_per_process_shares_this_machines_cores_among_its_processes():
+    cores = len(os.sched_getaffinity(0))
+    assert threads_per_process(LaunchSettings()) == cores
+    assert threads_per_process(LaunchSettings(num_processes=2)) == max(1, cores // 2)
+    many = LaunchSettings(num_processes=4 * cores, num_machines=2, main_process_ip="10.0.0.1")
+    assert threads_per_process(many) == 1  # never fewer than one
+
+
+def test_a_cpu_worker_uses_every_core_unless_omp_num_threads_is_set(
+    tiny_llama, tmp_path, monkeypatch
+):
+    """accelerate launch alone would give a CPU process one thread, whatever the machine."""
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    _, reports = train_in_processes(_job(tiny_llama), _embeddings(), CAPTIONS, tmp_path / "job")
+    assert reports[0]["threads"] == threads_per_process(LaunchSettings())
+    assert reports[0]["dtype"] == "float32"  # the job's precision (tiny_config: fp32)
 
 
 def test_a_missing_model_fails_before_any_process_starts(tmp_path):

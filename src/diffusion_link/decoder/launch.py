@@ -113,6 +113,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def threads_per_process(launch: LaunchSettings) -> int:
+    """CPU threads for each of this machine's processes: its usable cores, shared evenly."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) // (launch.num_processes // launch.num_machines))
+
+
 def launch_command(job_folder: Path, launch: LaunchSettings, machine_rank: int) -> list[str]:
     """``accelerate launch ... -m diffusion_link.decoder.launch JOB`` for one machine."""
     command = [
@@ -177,6 +183,9 @@ def train_in_processes(
         )
     logger.info("Launching decoder training: %s", shlex.join(command))
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # accelerate launch gives each process OMP_NUM_THREADS or, unset, one thread: a CPU run
+    # would use one core of many. This machine's cores are shared among its processes instead.
+    env.setdefault("OMP_NUM_THREADS", str(threads_per_process(launch)))
     started = time.perf_counter()
     completed = subprocess.run(command, env=env, check=False)
     if completed.returncode != 0:
@@ -251,6 +260,8 @@ def run_worker(job_folder: Path) -> None:
         "steps": trainer.step,
         "resumed_from": trainer.resumed_from,
         "rows_seen": trainer.rows_seen,
+        "threads": torch.get_num_threads(),
+        "dtype": str(decoder.autocast_dtype).removeprefix("torch."),
         "final_loss": trainer.history[-1]["loss"] if trainer.history else None,
         "final_val_loss": trainer.history[-1].get("val_loss") if trainer.history else None,
         "trainable_checksum": trainable_checksum(decoder),

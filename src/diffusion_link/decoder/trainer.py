@@ -161,6 +161,7 @@ class DecoderTrainer:
                 {
                     "config": self.decoder.config.to_dict(),
                     "base_model": self.decoder.identity,
+                    "dtype": str(self.decoder.autocast_dtype),  # auto differs between machines
                     "settings": settings,
                     "world_size": self.world,
                 },
