@@ -11,7 +11,9 @@ caption costs the same):
 
 Training step: the project's ``DecoderTrainer.train_step`` (forward, backward, AdamW, schedule)
 in supervised mode (10 prefix vectors, no prompt) on captions of exactly ``--caption-tokens``
-tokens, LoRA r 8 on q_proj/v_proj, batch ``--train-batch``; bf16 on CUDA.
+tokens, LoRA r 8 on q_proj/v_proj, batch ``--train-batch``, timed once per ``--precisions``
+entry (default fp32 then auto: bf16 on CUDA or a CPU with bf16 arithmetic, see
+``diffusion_link.decoder.base_model.resolve_dtype``), with each one's ratio to the first.
 
 Models: a local folder (default: the project's SmolLM2-135M-Instruct) or ``llama2-7b-shape``,
 random weights in LLaMA-2-7B's shape (hidden 4096, 32 layers, 32 heads, MLP 11,008) built on the
@@ -74,14 +76,16 @@ def _llama2_7b_shape(device: str, layers: int | None):
     return model, tokenizer
 
 
-def build_decoder(model: str, mode: str, device: str, layers: int | None) -> CaptionDecoder:
+def build_decoder(
+    model: str, mode: str, device: str, layers: int | None, precision: str = "auto"
+) -> CaptionDecoder:
     torch.manual_seed(0)
     config = DecoderConfig(
         base_model=model if model != "llama2-7b-shape" else "llama2-7b-shape (random)",
         mode=mode,
         embedding_dim=EMBEDDING_DIM,
         lora=LORA,
-        precision="auto",
+        precision=precision,
     )
     if model == "llama2-7b-shape":
         base, tokenizer = _llama2_7b_shape(device, layers)
@@ -121,8 +125,8 @@ def bench_generation(decoder: CaptionDecoder, args: argparse.Namespace) -> dict:
     }
 
 
-def bench_training_step(decoder: CaptionDecoder, args: argparse.Namespace) -> dict:
-    """ms per optimiser step, captions of exactly ``--caption-tokens`` tokens."""
+def bench_training_step(decoder: CaptionDecoder, args: argparse.Namespace) -> float:
+    """Median ms per optimiser step, captions of exactly ``--caption-tokens`` tokens."""
     word = decoder.tokenizer.decode(
         decoder.tokenizer(" dog", add_special_tokens=False)["input_ids"]
     )
@@ -145,18 +149,30 @@ def bench_training_step(decoder: CaptionDecoder, args: argparse.Namespace) -> di
         trainer.train_step()
         _sync(args.device)
         times.append((time.perf_counter() - start) * 1000)
-    step_ms = sorted(times)[len(times) // 2]
-    print(
-        f"train step  {step_ms:8.2f} ms (median of {args.train_steps}; batch {args.train_batch}, "
-        f"{decoder.config.num_prefix} prefix + {args.caption_tokens} caption tokens, "
-        f"{str(decoder.autocast_dtype).removeprefix('torch.')})"
-    )
-    return {
-        "train_step_ms": round(step_ms, 3),
-        "train_batch": args.train_batch,
-        "train_prefix_tokens": decoder.config.num_prefix,
-        "train_caption_tokens": args.caption_tokens,
-    }
+    return sorted(times)[len(times) // 2]
+
+
+def bench_training_steps(args: argparse.Namespace) -> dict:
+    """The training step in each of ``--precisions``, side by side, ratios to the first."""
+    results: dict = {"train_batch": args.train_batch, "train_caption_tokens": args.caption_tokens}
+    first = None
+    for precision in args.precisions.split(","):
+        decoder = build_decoder(args.model, "supervised", args.device, args.layers, precision)
+        dtype = str(decoder.autocast_dtype).removeprefix("torch.")
+        step_ms = bench_training_step(decoder, args)
+        first = first or step_ms
+        print(
+            f"train step  {precision:>5} ({dtype:>8}) {step_ms:8.2f} ms   ratio to "
+            f"{args.precisions.split(',')[0]} {first / step_ms:5.2f}   (median of "
+            f"{args.train_steps}; batch {args.train_batch}, {decoder.config.num_prefix} prefix + "
+            f"{args.caption_tokens} caption tokens)"
+        )
+        results[f"train_step_ms_{precision}"] = round(step_ms, 3)
+        results[f"train_dtype_{precision}"] = dtype
+        results[f"train_ratio_{precision}"] = round(first / step_ms, 3)
+        results["train_prefix_tokens"] = decoder.config.num_prefix
+        del decoder
+    return results
 
 
 def main() -> None:
@@ -171,6 +187,9 @@ def main() -> None:
     parser.add_argument("--train-batch", type=int, default=4)
     parser.add_argument("--caption-tokens", type=int, default=20)
     parser.add_argument("--train-steps", type=int, default=10)
+    parser.add_argument(
+        "--precisions", default="fp32,auto", help="training-step precisions, the first is the base"
+    )
     args = parser.parse_args()
     results = {
         "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
@@ -179,8 +198,7 @@ def main() -> None:
     decoder = build_decoder(args.model, "zero_shot", args.device, args.layers)
     results.update(bench_generation(decoder, args))
     del decoder
-    decoder = build_decoder(args.model, "supervised", args.device, args.layers)
-    results.update(bench_training_step(decoder, args))
+    results.update(bench_training_steps(args))
     print(json.dumps(results))
 
 

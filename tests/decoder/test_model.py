@@ -75,6 +75,15 @@ def test_no_pad_tokenizer_pads_with_eos_and_loss_covers_caption_and_eos_only(tin
     assert decoder(_embeddings(2), ids).isfinite()
 
 
+def test_logits_of_the_caption_positions_only_give_the_full_sequences_loss(tiny_llama):
+    decoder = _decoder(tiny_llama, precision="fp32")
+    assert decoder.logits_for_captions_only
+    ids = decoder.tokenize_captions(["a dog barks", "a man speaks and a bird chirps"])
+    assert decoder.lead_length == 1 + len(decoder.prompt_ids)
+    full = decoder.llm(**decoder.build_batch(_embeddings(2), ids)).loss
+    assert decoder(_embeddings(2), ids).item() == pytest.approx(full.item(), rel=1e-6)
+
+
 def test_supervised_head_has_ten_prefix_vectors_and_no_prompt(tiny_llama):
     decoder = _decoder(tiny_llama, mode="supervised")
     assert len(decoder.prompt_ids) == 0
@@ -244,3 +253,17 @@ def test_identity_is_the_same_in_fp32_and_bf16(tiny_llama):
     model, _ = load_base_model(str(tiny_llama))
     fp32 = model_identity(model, "tiny")
     assert model_identity(model.to(torch.bfloat16), "tiny") == fp32
+
+
+def test_bf16_training_on_the_cpu_keeps_the_trained_weights_in_fp32(tiny_llama):
+    """The frozen LLM is bf16; the head and LoRA adapter train (and are saved) in fp32."""
+    decoder = _decoder(tiny_llama, lora=WIDE_LORA, precision="bf16")
+    assert decoder.autocast_dtype == torch.bfloat16
+    assert decoder.llm.get_input_embeddings().weight.dtype == torch.bfloat16
+    trainable = [p for p in decoder.parameters() if p.requires_grad]
+    assert trainable and all(p.dtype == torch.float32 for p in trainable)
+    settings = TrainSettings(epochs=15, batch_size=4, lr=1e-2, warmup_epochs=1, progress=False)
+    history = DecoderTrainer(decoder, _embeddings(len(CAPTIONS)), CAPTIONS, settings).run()
+    first = sum(h["loss"] for h in history[:3]) / 3
+    last = sum(h["loss"] for h in history[-3:]) / 3
+    assert last < first - 0.2, (first, last)

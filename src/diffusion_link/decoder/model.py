@@ -12,6 +12,7 @@ The base LLM comes from :mod:`diffusion_link.decoder.base_model`, LoRA from peft
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 from collections.abc import Sequence
@@ -166,6 +167,17 @@ class CaptionDecoder(nn.Module):
         """The dtype of the forward pass (:func:`resolve_dtype` on this device)."""
         return resolve_dtype(self.config.precision, self.device)
 
+    @property
+    def lead_length(self) -> int:
+        """Input positions before the caption: ``m`` prefix vectors and the prompt's tokens."""
+        return self.head.prefix_length + len(self.prompt_ids)
+
+    @property
+    def logits_for_captions_only(self) -> bool:
+        """Whether the LLM can compute logits for the last positions only (``logits_to_keep``)."""
+        base = self.llm.get_base_model()
+        return "logits_to_keep" in inspect.signature(base.forward).parameters
+
     # -- inputs
 
     def tokenize_captions(self, captions: Sequence[str]) -> list[list[int]]:
@@ -223,6 +235,12 @@ class CaptionDecoder(nn.Module):
     ) -> torch.Tensor:
         """The captioning loss (mean over caption and EOS tokens) of one batch."""
         batch = self.build_batch(embeddings, caption_ids)
+        if self.logits_for_captions_only:
+            # Only the positions that predict a caption token or EOS (the last lead position
+            # onwards) go through the output layer: the loss is the same, the vocabulary-wide
+            # logits of the prefix and prompt are never computed.
+            keep = batch["labels"].shape[1] - self.lead_length + 1
+            batch = {**batch, "labels": batch["labels"][:, -keep:], "logits_to_keep": keep}
         with torch.autocast(
             self.device.type,
             dtype=self.autocast_dtype,
