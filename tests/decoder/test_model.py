@@ -255,6 +255,19 @@ def test_identity_is_the_same_in_fp32_and_bf16(tiny_llama):
     assert model_identity(model.to(torch.bfloat16), "tiny") == fp32
 
 
+def test_auto_precision_is_bf16_on_a_gpu_or_on_a_cpu_with_bf16_arithmetic(monkeypatch):
+    from diffusion_link.decoder import base_model
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    for native, auto_on_cpu in ((False, torch.float32), (True, torch.bfloat16)):
+        monkeypatch.setattr(base_model, "cpu_has_native_bf16", lambda native=native: native)
+        assert base_model.resolve_dtype("auto", cpu) == auto_on_cpu
+        assert base_model.resolve_dtype("auto", cuda) == torch.bfloat16
+        assert base_model.resolve_dtype("fp32", cpu) == base_model.resolve_dtype("fp32", cuda)
+        assert base_model.resolve_dtype("bf16", cpu) == torch.bfloat16
+    assert base_model.resolve_dtype("fp32", cpu) == torch.float32
+
+
 def test_bf16_training_on_the_cpu_keeps_the_trained_weights_in_fp32(tiny_llama):
     """The frozen LLM is bf16; the head and LoRA adapter train (and are saved) in fp32."""
     decoder = _decoder(tiny_llama, lora=WIDE_LORA, precision="bf16")
@@ -262,6 +275,9 @@ def test_bf16_training_on_the_cpu_keeps_the_trained_weights_in_fp32(tiny_llama):
     assert decoder.llm.get_input_embeddings().weight.dtype == torch.bfloat16
     trainable = [p for p in decoder.parameters() if p.requires_grad]
     assert trainable and all(p.dtype == torch.float32 for p in trainable)
+    ids = decoder.tokenize_captions(CAPTIONS[:2])
+    # bf16 products, fp32 residual stream: the LLM's inputs stay fp32
+    assert decoder.build_batch(_embeddings(2), ids)["inputs_embeds"].dtype == torch.float32
     settings = TrainSettings(epochs=15, batch_size=4, lr=1e-2, warmup_epochs=1, progress=False)
     history = DecoderTrainer(decoder, _embeddings(len(CAPTIONS)), CAPTIONS, settings).run()
     first = sum(h["loss"] for h in history[:3]) / 3

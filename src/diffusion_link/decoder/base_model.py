@@ -156,8 +156,23 @@ def check_identity(saved: dict[str, Any], actual: dict[str, Any]) -> None:
         )
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU multiplies bf16 matrices in hardware (AVX512-BF16 or AMX, via oneDNN)."""
+    return bool(
+        torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    )
+
+
 def resolve_dtype(precision: str, device: torch.device) -> torch.dtype:
-    """The LLM's dtype: bf16 when asked, or on a GPU under ``auto``; else fp32."""
-    if precision == "bf16" or (precision == "auto" and device.type == "cuda"):
+    """The LLM's dtype: bf16 when asked; under ``auto``, bf16 on a GPU or a CPU with native bf16.
+
+    A CPU without bf16 arithmetic (:func:`cpu_has_native_bf16`) would emulate it, slower than
+    fp32, so ``auto`` keeps fp32 there.
+    """
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision == "auto" and (
+        device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16())
+    ):
         return torch.bfloat16
     return torch.float32

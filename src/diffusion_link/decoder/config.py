@@ -20,7 +20,7 @@ from diffusion_link.config import STRICT
 Mode = Literal["zero_shot", "supervised"]
 # The paper's m, soft-prefix vectors per embedding, when a config does not set it.
 PAPER_PREFIX_LENGTH: dict[str, int] = {"zero_shot": 1, "supervised": 10}
-Precision = Literal["auto", "bf16", "fp32"]  # auto: bf16 on GPU, fp32 on CPU
+Precision = Literal["auto", "bf16", "fp32"]  # auto: bf16 on a GPU or a bf16-capable CPU
 DEFAULT_PROMPT = "Describe the audio you hear in one sentence."
 
 # The supervised head's activations, by name.
