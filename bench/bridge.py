@@ -23,7 +23,7 @@ import time
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from diffusion_link.core.bridges import BRIDGE_CLASSES, _objective
+from diffusion_link.core.bridges import BRIDGE_CLASSES, training_objective
 from diffusion_link.core.losses import reconstruction_loss, topology_loss
 from diffusion_link.core.model import DiffusionConfig, DiffusionLink
 from diffusion_link.core.schedule import q_sample
@@ -147,7 +147,7 @@ def main() -> None:
         with torch.no_grad():  # random weights (the zero-initialised output gives zeros)
             for parameter in model.denoiser.parameters():
                 parameter.normal_(0.0, 0.02)
-        project = _objective(method, loss)
+        project = training_objective(method, loss)
         naive = textbook_cross_sample if method == "diffusion_link" else project
         naive_ms = naive_steps(copy.deepcopy(model), naive, text, audio, steps, device)
         project_ms = project_steps(copy.deepcopy(model), project, text, audio, steps)
@@ -168,7 +168,7 @@ def main() -> None:
     model.eval()
     fp32_ms = _time(lambda: model.bridge(embeddings, generator=generator.manual_seed(0)), 5, device)
     fast = copy.deepcopy(model)
-    if device == "cuda":  # this CPU has no fast bf16 path; there both sides run fp32
+    if device == "cuda":  # the project bridges in fp32 on the CPU: there both sides run fp32
         fast.denoiser.to(torch.bfloat16)
     torch.backends.cuda.matmul.allow_tf32 = True
     fast_ms = _time(lambda: fast.bridge(embeddings, generator=generator.manual_seed(0)), 5, device)
