@@ -7,6 +7,7 @@ imported when a layout is computed.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass as plain_dataclass
 from pathlib import Path
 
@@ -82,20 +83,48 @@ def umap_groups(
     )
 
 
+UMAP_EXACT_LIMIT = 4096  # umap-learn computes exact neighbours below this many points
+
+
+def exact_neighbours(
+    points: np.ndarray, n_neighbors: int, metric: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each point's ``n_neighbors`` nearest points under ``metric`` (itself among them) and
+    their distances, from the full distance matrix, as UMAP computes them below 4,096 points."""
+    from sklearn.metrics import pairwise_distances
+
+    distances = pairwise_distances(points, metric=metric)
+    nearest = np.argsort(distances, axis=1, kind="stable")[:, :n_neighbors]
+    return nearest, np.take_along_axis(distances, nearest, axis=1)
+
+
 def umap_layout(points: np.ndarray, settings: UmapSettings) -> np.ndarray:
-    """UMAP's seeded 2-D layout of ``points`` (one thread, reproducible)."""
+    """UMAP's seeded 2-D layout of ``points`` (one thread, reproducible).
+
+    Below :data:`UMAP_EXACT_LIMIT` points the exact neighbours are handed to UMAP
+    (:func:`exact_neighbours`): the same graph as its own small-data path, without compiling
+    its neighbour search (~9 s of numba per process). Above, UMAP searches them itself.
+    """
     # numba compiles UMAP's kernels on first import (~15 s); cache them where the Makefile does.
     os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.cwd() / ".cache" / "numba"))
     import umap  # slow import (numba): only this figure needs it
 
+    n_neighbors = min(settings.n_neighbors, len(points) - 1)
+    exact = len(points) < UMAP_EXACT_LIMIT
     reducer = umap.UMAP(
-        n_neighbors=min(settings.n_neighbors, len(points) - 1),
+        n_neighbors=n_neighbors,
         min_dist=settings.min_dist,
         metric=settings.metric,
         random_state=settings.seed,
         n_jobs=1,
+        precomputed_knn=(
+            exact_neighbours(points, n_neighbors, settings.metric) if exact else (None, None)
+        ),
     )
-    return reducer.fit_transform(points)
+    with warnings.catch_warnings():
+        # Without a search index, UMAP warns that it cannot place new points: none are placed.
+        warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]")
+        return reducer.fit_transform(points)
 
 
 def umap_figure(
