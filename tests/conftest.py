@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tiny_run_fixtures import tiny_run  # noqa: F401  (a session fixture for every module)
+from tiny_run_fixtures import tiny_run, tiny_run_jobs  # noqa: F401  (session fixtures for every module)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_ROOT = PROJECT_ROOT / "data" / "01_raw" / "audiocaps_default"

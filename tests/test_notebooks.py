@@ -3,14 +3,13 @@
 The tiny default run's project (``tiny_run`` in ``tiny_run_fixtures``: a temporary copy of the
 project in which the five default pipelines ran through ``kedro run`` with tiny bridges and
 decoders), then the two-point sweeps the ablation notebooks read (``python -m
-diffusion_link.sweep``, :data:`SWEEPS`), then each notebook is executed by nbclient in that copy.
+diffusion_link.sweep``, :data:`tiny_run_fixtures.SWEEPS`), both started in the background at the
+session's start; then each notebook is executed by nbclient in that copy.
 """
 
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,34 +23,14 @@ nbformat = pytest.importorskip("nbformat")
 logger = logging.getLogger(__name__)
 PROJECT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p.name for p in (PROJECT / "notebooks").glob("*.ipynb"))
-# The ablation notebooks' sweeps (name -> grid), two points each of bridge_training and
-# evaluation: the notebooks read their tables and runs.
-SWEEPS = {
-    "s_star": "bridge_training.bridges.diffusion_link.model.s_star=100,300",
-    "topology": "bridge_training.bridges.diffusion_link.loss.topology_weight=0,1",
-}
 
 
 @pytest.fixture(scope="module")
-def ran_project(tiny_run) -> Path:
+def ran_project(tiny_run_jobs) -> Path:
     """The tiny default run's project (``tiny_run``), in which the ablation notebooks' sweeps
-    have then run."""
-    for name, grid in SWEEPS.items():
-        started = time.perf_counter()
-        command = [sys.executable, "-m", "diffusion_link.sweep", "--name", name, "--grid", grid]
-        result = subprocess.run(
-            [*command, "--pipeline", "bridge_training,evaluation"],
-            cwd=tiny_run,
-            env=environment(),
-            capture_output=True,
-            text=True,
-            # Hang guard only: its time is logged below; both sweeps and the rest of this
-            # fixture took 286 s together under make test-busy, 2026-12-03 (measured).
-            timeout=1800,
-        )
-        assert result.returncode == 0, (result.stdout + result.stderr)[-5000:]
-        logger.info("sweep %s took %.0fs", name, time.perf_counter() - started)
-    return tiny_run
+    (:data:`tiny_run_fixtures.SWEEPS`) have then run, in the background since the session's
+    start (``tiny_run_jobs``)."""
+    return tiny_run_jobs["sweeps"].result()
 
 
 def test_every_notebook_is_tested():
