@@ -155,15 +155,16 @@ def bench_training_step(decoder: CaptionDecoder, args: argparse.Namespace) -> fl
 def bench_training_steps(args: argparse.Namespace) -> dict:
     """The training step in each of ``--precisions``, side by side, ratios to the first."""
     results: dict = {"train_batch": args.train_batch, "train_caption_tokens": args.caption_tokens}
+    precisions = args.precisions.split(",")
     first = None
-    for precision in args.precisions.split(","):
+    for precision in precisions:
         decoder = build_decoder(args.model, "supervised", args.device, args.layers, precision)
         dtype = str(decoder.autocast_dtype).removeprefix("torch.")
         step_ms = bench_training_step(decoder, args)
         first = first or step_ms
         print(
             f"train step  {precision:>5} ({dtype:>8}) {step_ms:8.2f} ms   ratio to "
-            f"{args.precisions.split(',')[0]} {first / step_ms:5.2f}   (median of "
+            f"{precisions[0]} {first / step_ms:5.2f}   (median of "
             f"{args.train_steps}; batch {args.train_batch}, {decoder.config.num_prefix} prefix + "
             f"{args.caption_tokens} caption tokens)"
         )

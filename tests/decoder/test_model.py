@@ -137,14 +137,21 @@ def test_warmup_then_cosine():
     assert factor(10) == pytest.approx(0.0)
 
 
+def _train(decoder: CaptionDecoder) -> list[dict]:
+    """15 epochs on CAPTIONS (30 steps of 4), warm-up over the first epoch: the history."""
+    settings = TrainSettings(epochs=15, batch_size=4, lr=1e-2, warmup_epochs=1, progress=False)
+    return DecoderTrainer(decoder, _embeddings(len(CAPTIONS)), CAPTIONS, settings).run()
+
+
+def _mean_loss(rows: list[dict]) -> float:
+    return sum(row["loss"] for row in rows) / len(rows)
+
+
 def test_training_lowers_the_loss(tiny_llama):
     decoder = _decoder(tiny_llama, lora=WIDE_LORA)
-    embeddings = _embeddings(len(CAPTIONS))
-    settings = TrainSettings(epochs=15, batch_size=4, lr=1e-2, warmup_epochs=1, progress=False)
-    history = DecoderTrainer(decoder, embeddings, CAPTIONS, settings).run()
+    history = _train(decoder)
     assert len(history) == 30
-    first = sum(h["loss"] for h in history[:3]) / 3
-    last = sum(h["loss"] for h in history[-3:]) / 3
+    first, last = _mean_loss(history[:3]), _mean_loss(history[-3:])
     # A random LLM's frozen output layer keeps the loss near log(vocab); it must still fall.
     assert last < first - 0.2, (first, last)
     assert history[0]["lr"] < history[1]["lr"]  # warm-up
@@ -278,8 +285,6 @@ def test_bf16_training_on_the_cpu_keeps_the_trained_weights_in_fp32(tiny_llama):
     ids = decoder.tokenize_captions(CAPTIONS[:2])
     # bf16 products, fp32 residual stream: the LLM's inputs stay fp32
     assert decoder.build_batch(_embeddings(2), ids)["inputs_embeds"].dtype == torch.float32
-    settings = TrainSettings(epochs=15, batch_size=4, lr=1e-2, warmup_epochs=1, progress=False)
-    history = DecoderTrainer(decoder, _embeddings(len(CAPTIONS)), CAPTIONS, settings).run()
-    first = sum(h["loss"] for h in history[:3]) / 3
-    last = sum(h["loss"] for h in history[-3:]) / 3
+    history = _train(decoder)
+    first, last = _mean_loss(history[:3]), _mean_loss(history[-3:])
     assert last < first - 0.2, (first, last)

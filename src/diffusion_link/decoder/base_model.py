@@ -7,6 +7,7 @@ cheaply (:func:`check_base_model` reads no weights) before any training starts.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from pathlib import Path
@@ -156,8 +157,10 @@ def check_identity(saved: dict[str, Any], actual: dict[str, Any]) -> None:
         )
 
 
+@functools.cache
 def cpu_has_native_bf16() -> bool:
-    """Whether this CPU multiplies bf16 matrices in hardware (AVX512-BF16 or AMX, via oneDNN)."""
+    """Whether this CPU multiplies bf16 matrices in hardware (AVX512-BF16 or AMX, via oneDNN);
+    asked once per process (every forward pass resolves its dtype)."""
     return bool(
         torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
     )
