@@ -150,7 +150,7 @@ def tiny_run_jobs(request, tmp_path_factory) -> Iterator[dict[str, Future]]:
     """At the session's start, the tiny run (``"tiny_run"``) and then the sweeps
     (``"sweeps"``) in its project, each only when a collected test uses it."""
     needed = {name for item in request.session.items for name in item.fixturenames}
-    if "tiny_run" not in needed:
+    if not {"tiny_run", "ran_project"} & needed:  # the sweeps need the run too
         yield {}
         return
     background = BackgroundCommands(environment())
